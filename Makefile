@@ -1,0 +1,52 @@
+# Everything a fresh machine needs is installed from here: the Python venv from PyPI,
+# Apache Kafka's jars from Maven Central (deploy/local/pom.xml).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KAFKA_LOCAL := $(BIN)/python deploy/local/kafka-local
+
+.PHONY: help install kafka-jars lint typecheck unit integration test demo bench clean
+
+help:
+	@echo "make demo   - install, start two local Kafka clusters, replicate sample data with 'mirror run'"
+	@echo "make test   - install and run every check and test (what CI runs)"
+	@echo "make unit   - pure-logic tests only (no Kafka)"
+	@echo "make bench  - replication benchmark: mirror vs Apache MirrorMaker 2 vs a bare confluent-kafka loop"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+kafka-jars: $(STAMP)
+	$(KAFKA_LOCAL) classpath > /dev/null
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install kafka-jars
+	$(BIN)/pytest -q tests/integration
+
+test: install kafka-jars lint typecheck
+	$(BIN)/pytest -q tests
+
+demo: install kafka-jars
+	$(BIN)/python deploy/local/demo
+
+bench: install kafka-jars
+	$(BIN)/python bench/replication.py
+
+clean:
+	-$(KAFKA_LOCAL) stop --all
+	rm -rf .local
