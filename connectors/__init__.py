@@ -1,0 +1,1 @@
+"""Connector plugins, written against ``mirror.runtime.contracts``."""

@@ -1,0 +1,107 @@
+"""The ``mirror`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from mirror import __version__
+from mirror.config.errors import ConfigError, ConfigErrors
+from mirror.config.mm2 import MirrorMakerConfig, resolve_mm2
+from mirror.config.properties import parse_properties
+from mirror.logs import configure_logging
+
+log = logging.getLogger("mirror.cli")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mirror",
+        description="Replicate Apache Kafka clusters (MirrorMaker 2 compatible), back up and restore.",
+    )
+    parser.add_argument("--version", action="version", version=f"mirror {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run every enabled flow of an mm2.properties file until interrupted",
+        description=(
+            "Run every enabled flow (A->B.enabled=true) of a MirrorMaker 2 properties file, as "
+            "connect-mirror-maker.sh does, until SIGINT or SIGTERM; then deliver what is in flight, "
+            "record progress on the target clusters and exit 0. Exit code 2 means the file was "
+            "refused before anything connected."
+        ),
+    )
+    run.add_argument("config", type=Path, help="mm2.properties file")
+    run.add_argument(
+        "--clusters",
+        nargs="+",
+        metavar="ALIAS",
+        help="run only the flows whose target is one of these clusters (default: all)",
+    )
+    return parser
+
+
+def load_config(path: Path) -> MirrorMakerConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", source=str(path)) from exc
+    return resolve_mm2(parse_properties(text, source=str(path)), source=str(path))
+
+
+def run(config_path: Path, clusters: Sequence[str] | None) -> int:
+    # Imported here so `mirror --help` stays fast and needs no Kafka client.
+    from mirror.standalone import selected_flows, start_flows, stop_flows  # noqa: PLC0415
+
+    try:
+        config = load_config(config_path)
+        flows = selected_flows(config, clusters)
+    except (ConfigError, ConfigErrors, ValueError) as exc:
+        print(f"mirror: configuration refused:\n{exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    for warning in config.warnings:
+        log.warning(warning)
+    if not flows:
+        print("mirror: no enabled flow to run (set A->B.enabled = true)", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    running = start_flows(flows)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        stop_flows(running)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level, args.log_format)
+    if args.command == "run":
+        return run(args.config, args.clusters)
+    return EXIT_FAILURE  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Byte formats of the records mirror reads and writes on Kafka topics. Pure: no I/O."""

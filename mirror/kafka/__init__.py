@@ -1,0 +1,30 @@
+"""The one place that talks to confluent-kafka.
+
+Everything above this package sees typed results and :class:`KafkaClientError`, never a raw
+``KafkaException``; connectors still receive ``confluent_kafka.Message`` batches untouched,
+because wrapping each record would put a Python object of ours on the hot path.
+"""
+
+from mirror.kafka.admin import (
+    ConfigEntryInfo,
+    TopicAdmin,
+    TopicSpec,
+)
+from mirror.kafka.clients import (
+    KafkaClientError,
+    failure_from,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
+
+__all__ = [
+    "ConfigEntryInfo",
+    "KafkaClientError",
+    "TopicAdmin",
+    "TopicSpec",
+    "failure_from",
+    "make_admin",
+    "make_consumer",
+    "make_producer",
+]

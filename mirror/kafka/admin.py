@@ -1,0 +1,197 @@
+"""Topic administration with the tolerances MirrorMaker 2 applies.
+
+Creating a topic that already exists, or growing one that already has enough partitions, is
+the normal outcome of two workers racing or of a restart, so those errors count as success.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ConfigSource,
+    NewPartitions,
+    NewTopic,
+    OffsetSpec,
+    ResourceType,
+)
+
+from mirror.kafka.clients import KafkaClientError, failure_from, make_admin
+
+log = logging.getLogger("mirror.kafka.admin")
+
+_TOLERATED_ON_CREATE = {KafkaError.TOPIC_ALREADY_EXISTS}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int  # -1: the broker's default
+    configs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConfigEntryInfo:
+    value: str | None
+    is_default: bool
+    is_dynamic_topic_config: bool
+    read_only: bool
+    sensitive: bool
+    from_static_broker_config: bool
+
+
+def _entry_info(entry: ConfigEntry) -> ConfigEntryInfo:
+    # describe_configs hands back the source as a plain int, not the ConfigSource its stub promises.
+    raw: object = entry.source
+    source = raw if isinstance(raw, ConfigSource) else ConfigSource(raw)
+    return ConfigEntryInfo(
+        value=entry.value,
+        is_default=source == ConfigSource.DEFAULT_CONFIG,
+        is_dynamic_topic_config=source == ConfigSource.DYNAMIC_TOPIC_CONFIG,
+        read_only=bool(entry.is_read_only),
+        sensitive=bool(entry.is_sensitive),
+        from_static_broker_config=source == ConfigSource.STATIC_BROKER_CONFIG,
+    )
+
+
+class TopicAdmin:
+    """Admin operations on one cluster, each bounded by ``timeout_s``."""
+
+    def __init__(self, config: Mapping[str, str], name: str, timeout_s: float) -> None:
+        self.name = name
+        self.timeout_s = timeout_s
+        self._admin: AdminClient = make_admin(config, name)
+
+    def _result(self, future: Future[Any], context: str) -> Any:
+        try:
+            return future.result(timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise failure_from(exc, context) from exc
+        except TimeoutError as exc:
+            raise KafkaClientError(
+                context, "TIMED_OUT", f"no answer in {self.timeout_s}s", True, False
+            ) from exc
+
+    def topic_partitions(self) -> dict[str, int]:
+        """Every topic on the cluster and its partition count."""
+        try:
+            metadata = self._admin.list_topics(timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise failure_from(exc, f"{self.name}: listing topics") from exc
+        return {
+            name: len(topic.partitions)
+            for name, topic in metadata.topics.items()
+            if topic.error is None or topic.error.code() == KafkaError.NO_ERROR
+        }
+
+    def cluster_id(self) -> str:
+        try:
+            return str(self._admin.list_topics(timeout=self.timeout_s).cluster_id)
+        except KafkaException as exc:
+            raise failure_from(exc, f"{self.name}: describing cluster") from exc
+
+    def create_topics(self, specs: Iterable[TopicSpec]) -> list[str]:
+        """Create the topics; return the names this call created (existing ones are skipped)."""
+        new_topics = [
+            NewTopic(
+                spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=spec.replication_factor,
+                config=dict(spec.configs),
+            )
+            for spec in specs
+        ]
+        if not new_topics:
+            return []
+        created: list[str] = []
+        futures = self._admin.create_topics(new_topics, operation_timeout=self.timeout_s)
+        for name, future in futures.items():
+            try:
+                future.result(timeout=self.timeout_s)
+                created.append(name)
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                if isinstance(error, KafkaError) and error.code() in _TOLERATED_ON_CREATE:
+                    continue
+                raise failure_from(exc, f"{self.name}: creating topic {name}") from exc
+        return created
+
+    def grow_partitions(self, wanted: Mapping[str, int]) -> list[str]:
+        """Raise partition counts; a topic that already has enough partitions is left alone."""
+        if not wanted:
+            return []
+        grown: list[str] = []
+        futures = self._admin.create_partitions(
+            [NewPartitions(topic, count) for topic, count in wanted.items()],
+            operation_timeout=self.timeout_s,
+        )
+        for topic, future in futures.items():
+            try:
+                future.result(timeout=self.timeout_s)
+                grown.append(topic)
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                if isinstance(error, KafkaError) and error.code() == KafkaError.INVALID_PARTITIONS:
+                    continue
+                raise failure_from(exc, f"{self.name}: adding partitions to {topic}") from exc
+        return grown
+
+    def describe_topic_configs(self, topics: Iterable[str]) -> dict[str, dict[str, ConfigEntryInfo]]:
+        resources = [ConfigResource(ResourceType.TOPIC, topic) for topic in topics]
+        if not resources:
+            return {}
+        described: dict[str, dict[str, ConfigEntryInfo]] = {}
+        for resource, future in self._admin.describe_configs(
+            resources, request_timeout=self.timeout_s
+        ).items():
+            entries: dict[str, ConfigEntry] = self._result(
+                future, f"{self.name}: describing configs of {resource.name}"
+            )
+            described[resource.name] = {name: _entry_info(entry) for name, entry in entries.items()}
+        return described
+
+    def alter_topic_configs(self, changes: Mapping[str, Mapping[str, str | None]]) -> None:
+        """Incrementally set (value) or delete (None) topic config overrides."""
+        resources = []
+        for topic, entries in changes.items():
+            if not entries:
+                continue
+            incremental = [
+                ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
+                if value is not None
+                else ConfigEntry(name, None, incremental_operation=AlterConfigOpType.DELETE)
+                for name, value in entries.items()
+            ]
+            resources.append(ConfigResource(ResourceType.TOPIC, topic, incremental_configs=incremental))
+        if not resources:
+            return
+        futures = self._admin.incremental_alter_configs(resources, request_timeout=self.timeout_s)
+        for resource, future in futures.items():
+            self._result(future, f"{self.name}: altering configs of {resource.name}")
+
+    def end_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Log-end offsets (the offset the next record will get) of the given partitions."""
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        request = {TopicPartition(topic, partition): latest for topic, partition in partitions}
+        if not request:
+            return {}
+        results: dict[tuple[str, int], int] = {}
+        futures = self._admin.list_offsets(request, request_timeout=self.timeout_s)
+        for tp, future in futures.items():
+            info = self._result(future, f"{self.name}: listing offsets of {tp.topic}-{tp.partition}")
+            results[(tp.topic, tp.partition)] = int(info.offset)
+        return results
+
+    def close(self) -> None:
+        # AdminClient has no close(); dropping the reference lets librdkafka tear it down.
+        self._admin = None  # type: ignore[assignment]

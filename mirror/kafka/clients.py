@@ -1,0 +1,142 @@
+"""Client construction and error mapping.
+
+librdkafka reports connection-level problems through ``error_cb`` rather than by raising, so
+each client gets an :class:`ErrorWatch` that logs them and remembers a fatal one for the
+owning loop to act on. Client configs arrive already translated to librdkafka keys
+(``mirror.config.librdkafka``); this module adds only what every client of ours needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+
+log = logging.getLogger("mirror.kafka")
+
+_SECRET_MARKERS = ("password", "secret", "jaas", "ssl.key", "token", "credential")
+
+
+@dataclass(frozen=True)
+class KafkaClientError(Exception):
+    """A Kafka error with the context an operator needs to act on it."""
+
+    context: str
+    code: str
+    reason: str
+    retriable: bool
+    fatal: bool
+
+    def __str__(self) -> str:
+        kind = "fatal" if self.fatal else ("retriable" if self.retriable else "error")
+        return f"{self.context}: {self.code} ({kind}): {self.reason}"
+
+
+def failure_from(exc: BaseException | KafkaError, context: str) -> KafkaClientError:
+    """Turn a ``KafkaException`` / ``KafkaError`` (or anything else) into a :class:`KafkaClientError`."""
+    error: object = exc
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        error = exc.args[0]
+    if isinstance(error, KafkaError):
+        return KafkaClientError(
+            context=context,
+            code=error.name(),
+            reason=error.str(),
+            retriable=bool(error.retriable()),
+            fatal=bool(error.fatal()),
+        )
+    return KafkaClientError(
+        context=context, code=type(exc).__name__, reason=str(exc), retriable=False, fatal=False
+    )
+
+
+class ErrorWatch:
+    """Receives librdkafka's asynchronous client errors for one client."""
+
+    def __init__(self, client_name: str) -> None:
+        self.client_name = client_name
+        self._fatal: KafkaClientError | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, error: KafkaError) -> None:
+        failure = failure_from(error, self.client_name)
+        if failure.fatal:
+            with self._lock:
+                self._fatal = failure
+            log.error("fatal client error", extra={"client": self.client_name, "error": str(failure)})
+        elif error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            log.warning(
+                "client connection problem", extra={"client": self.client_name, "error": str(failure)}
+            )
+        else:
+            log.info("client error", extra={"client": self.client_name, "error": str(failure)})
+
+    def raise_if_fatal(self) -> None:
+        with self._lock:
+            fatal = self._fatal
+        if fatal is not None:
+            raise fatal
+
+
+def redacted(config: Mapping[str, object]) -> dict[str, object]:
+    """A copy of a client config that is safe to log."""
+    return {
+        key: ("********" if any(marker in key for marker in _SECRET_MARKERS) else value)
+        for key, value in config.items()
+    }
+
+
+class _KnownConfigWarnings(logging.Filter):
+    """Drops librdkafka's notice that gapless delivery is experimental: we enable it on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "enable.gapless.guarantee is experimental" not in record.getMessage()
+
+
+_LIBRDKAFKA_LOG = logging.getLogger("mirror.librdkafka")
+_LIBRDKAFKA_LOG.addFilter(_KnownConfigWarnings())
+
+
+def _with_callbacks(config: Mapping[str, str], name: str) -> tuple[dict[str, Any], ErrorWatch]:
+    watch = ErrorWatch(name)
+    full: dict[str, Any] = dict(config)
+    full.setdefault("client.id", name)
+    full["error_cb"] = watch
+    full["logger"] = _LIBRDKAFKA_LOG
+    return full, watch
+
+
+def make_consumer(config: Mapping[str, str], name: str) -> tuple[Consumer, ErrorWatch]:
+    """A consumer for ``assign()`` use; it never commits (progress lives on the target)."""
+    full, watch = _with_callbacks(config, name)
+    # librdkafka insists on a group id even for manual assignment; it is never joined or
+    # committed to, so a name that says what it is does no harm on the source cluster.
+    full.setdefault("group.id", f"mirror-assign-only-{name}")
+    full["enable.auto.commit"] = False
+    full["enable.auto.offset.store"] = False
+    full.setdefault("enable.partition.eof", False)
+    try:
+        return Consumer(full), watch
+    except KafkaException as exc:
+        raise failure_from(exc, f"creating consumer {name}") from exc
+
+
+def make_producer(config: Mapping[str, str], name: str) -> tuple[Producer, ErrorWatch]:
+    full, watch = _with_callbacks(config, name)
+    try:
+        return Producer(full), watch
+    except KafkaException as exc:
+        raise failure_from(exc, f"creating producer {name}") from exc
+
+
+def make_admin(config: Mapping[str, str], name: str) -> AdminClient:
+    full, _watch = _with_callbacks(config, name)
+    try:
+        return AdminClient(full)
+    except KafkaException as exc:
+        raise failure_from(exc, f"creating admin client {name}") from exc

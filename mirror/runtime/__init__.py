@@ -1,0 +1,1 @@
+"""The Connect-style runtime: contracts, worker, task runner and the source-offset store."""

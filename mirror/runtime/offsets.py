@@ -1,0 +1,136 @@
+"""Source offsets kept on the target cluster, in Kafka Connect's offsets topic.
+
+Progress lives next to the data it describes: a worker that loses its database, or a
+target-side restart, still resumes from what the target actually holds, and a later
+exactly-once mode can commit records and offsets in one producer transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Producer, TopicPartition
+
+from mirror.formats.connect_offsets import (
+    OffsetRecordError,
+    SourceOffsetKey,
+    decode_key,
+    decode_value,
+    encode_key,
+    encode_value,
+)
+from mirror.kafka import KafkaClientError, TopicAdmin, TopicSpec, make_consumer
+from mirror.runtime.contracts import SourcePartition
+
+log = logging.getLogger("mirror.runtime.offsets")
+
+
+@dataclass(frozen=True)
+class OffsetStorageSettings:
+    topic: str
+    partitions: int
+    replication_factor: int
+    consumer: Mapping[str, str]
+    admin: Mapping[str, str]
+    timeout_s: float = 60.0
+
+
+class OffsetStore:
+    """Reads and writes one connector's source offsets on the offsets topic."""
+
+    def __init__(self, settings: OffsetStorageSettings, connector: str, cluster: str) -> None:
+        self.settings = settings
+        self.connector = connector
+        self.cluster = cluster
+
+    def ensure_topic(self) -> None:
+        admin = TopicAdmin(self.settings.admin, f"{self.connector}|offsets-admin", self.settings.timeout_s)
+        try:
+            created = admin.create_topics(
+                [
+                    TopicSpec(
+                        self.settings.topic,
+                        self.settings.partitions,
+                        self.settings.replication_factor,
+                        {"cleanup.policy": "compact"},
+                    )
+                ]
+            )
+        finally:
+            admin.close()
+        if created:
+            log.info("created offsets topic", extra={"topic": self.settings.topic})
+
+    def read(self) -> dict[SourcePartition, int]:
+        """The last committed source offset of every partition of this connector's cluster."""
+        consumer, watch = make_consumer(self.settings.consumer, f"{self.connector}|offsets-reader")
+        try:
+            metadata = consumer.list_topics(self.settings.topic, timeout=self.settings.timeout_s)
+            topic_meta = metadata.topics.get(self.settings.topic)
+            if topic_meta is None or topic_meta.error is not None:
+                raise KafkaClientError(
+                    f"reading {self.settings.topic}", "UNKNOWN_TOPIC", "offsets topic missing", True, False
+                )
+            remaining: dict[int, int] = {}
+            for partition in topic_meta.partitions:
+                _low, high = consumer.get_watermark_offsets(
+                    TopicPartition(self.settings.topic, partition), timeout=self.settings.timeout_s
+                )
+                if high > 0:
+                    remaining[partition] = high
+            consumer.assign([TopicPartition(self.settings.topic, p, OFFSET_BEGINNING) for p in remaining])
+            offsets: dict[SourcePartition, int] = {}
+            deadline = time.monotonic() + self.settings.timeout_s
+            while remaining:
+                if time.monotonic() > deadline:
+                    raise KafkaClientError(
+                        f"reading {self.settings.topic}",
+                        "TIMED_OUT",
+                        "offsets topic not read to end",
+                        True,
+                        False,
+                    )
+                watch.raise_if_fatal()
+                for message in consumer.consume(num_messages=10_000, timeout=0.5):
+                    error = message.error()
+                    if error is not None:
+                        log.warning("error reading offsets topic", extra={"error": error.str()})
+                        continue
+                    self._apply(offsets, message.key(), message.value())
+                # Positions, not the last offset seen: transaction markers and compaction leave
+                # offsets that are never delivered as records.
+                positions = consumer.position([TopicPartition(self.settings.topic, p) for p in remaining])
+                for tp in positions:
+                    if tp.offset >= remaining[tp.partition]:
+                        del remaining[tp.partition]
+            return offsets
+        finally:
+            consumer.close()
+
+    def _apply(self, offsets: dict[SourcePartition, int], key: bytes | None, value: bytes | None) -> None:
+        try:
+            decoded = decode_key(key)
+            offset = decode_value(value)
+        except OffsetRecordError as exc:
+            # Connect shares this topic between connectors; records of other shapes are not ours.
+            log.debug("skipping foreign offset record", extra={"reason": str(exc)})
+            return
+        if decoded.connector != self.connector or decoded.cluster != self.cluster:
+            return
+        partition = (decoded.topic, decoded.partition)
+        if offset is None:
+            offsets.pop(partition, None)
+        else:
+            offsets[partition] = offset
+
+    def write(self, producer: Producer, offsets: Mapping[SourcePartition, int]) -> None:
+        """Queue offset records on ``producer`` (the caller serves and flushes it)."""
+        for (topic, partition), offset in offsets.items():
+            producer.produce(
+                self.settings.topic,
+                encode_value(offset),
+                encode_key(SourceOffsetKey(self.connector, self.cluster, topic, partition)),
+            )

@@ -1,0 +1,304 @@
+"""Runs one source task: the replication hot path.
+
+The loop is consume a batch -> produce every record -> serve delivery reports -> record
+progress. Only the last record of each source partition in a batch carries a delivery
+callback: the producer is idempotent with ``enable.gapless.guarantee``, so within a
+partition acknowledgements arrive in order and a failure that would leave a gap is fatal to
+the producer. An acknowledged tail therefore proves every earlier record of that partition
+in the batch landed, and progress is committed only up to acknowledged tails.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from mirror.kafka import failure_from, make_producer
+from mirror.kafka.clients import ErrorWatch
+from mirror.runtime.contracts import Delivered, SourceBatch, SourcePartition, SourceTask, TaskConfig
+from mirror.runtime.offsets import OffsetStore
+from mirror.runtime.status import State, TaskStatus
+
+log = logging.getLogger("mirror.runtime.task")
+
+# Settings the correctness argument above rests on; a user override would silently break it.
+PRODUCER_INVARIANTS: Mapping[str, str] = {
+    "enable.idempotence": "true",
+    "enable.gapless.guarantee": "true",
+    "acks": "all",
+    # Progress records are keyed; murmur2 puts each key on the partition Java's Connect uses.
+    "partitioner": "murmur2_random",
+}
+PRODUCER_DEFAULTS: Mapping[str, str] = {
+    "linger.ms": "20",
+    "batch.size": "1000000",
+    "queue.buffering.max.messages": "500000",
+    "queue.buffering.max.kbytes": "1048576",
+    # 0 = never expire: a record that can't be delivered must stop the task, not vanish.
+    "message.timeout.ms": "0",
+}
+_STOP_FLUSH_TIMEOUT_S = 8.0
+
+
+class DeliveryFailedError(Exception):
+    """A record the target refused; the task restarts from its last committed offsets."""
+
+
+class TaskRunner:
+    """A thread that starts a task, moves its batches, restarts it after failures, and stops it."""
+
+    def __init__(
+        self,
+        *,
+        connector: str,
+        task_id: int,
+        worker_id: str,
+        task_factory: Callable[[], SourceTask],
+        config: TaskConfig,
+        offsets: OffsetStore,
+        flush_interval_s: float,
+        restart_backoff_s: tuple[float, float] = (1.0, 60.0),
+    ) -> None:
+        self.connector = connector
+        self.task_id = task_id
+        self.worker_id = worker_id
+        self.config = config
+        self._task_factory = task_factory
+        self._offsets = offsets
+        self._flush_interval_s = flush_interval_s
+        self._backoff = restart_backoff_s
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._lock = threading.Lock()
+        self._state = State.UNASSIGNED
+        self._trace: str | None = None
+        self._thread = threading.Thread(target=self._run, name=f"{connector}-{task_id}", daemon=True)
+        # Per-run state, reset by _run_once.
+        self._acked: dict[SourcePartition, Delivered] = {}
+        self._delivery_error: KafkaError | None = None
+
+    # ---- control ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout_s: float) -> bool:
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def pause(self) -> None:
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    def status(self) -> TaskStatus:
+        with self._lock:
+            return TaskStatus(self.task_id, self._state, self.worker_id, self._trace)
+
+    def _set_state(self, state: State, trace: str | None = None) -> None:
+        with self._lock:
+            self._state = state
+            self._trace = trace
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = self._backoff[0]
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._run_once()
+                self._set_state(State.STOPPED)
+                return
+            except Exception as exc:
+                trace = traceback.format_exc()
+                self._set_state(State.FAILED, trace)
+                log.error(
+                    "task failed; restarting after backoff",
+                    extra={
+                        "connector": self.connector,
+                        "task": self.task_id,
+                        "error": str(exc),
+                        "backoff_s": delay,
+                    },
+                )
+            # A task that ran a good while before failing starts its backoff afresh.
+            if time.monotonic() - started > 10 * self._backoff[1]:
+                delay = self._backoff[0]
+            if self._stop.wait(delay):
+                break
+            delay = min(delay * 2, self._backoff[1])
+        with self._lock:
+            if self._state != State.FAILED:
+                self._state = State.STOPPED
+
+    def _run_once(self) -> None:
+        task = self._task_factory()
+        self._acked = {}
+        self._delivery_error = None
+        task.start(self.config, _TaskContext(self._offsets))
+        producer: Producer | None = None
+        try:
+            producer_config = {**PRODUCER_DEFAULTS, **task.producer_config(), **PRODUCER_INVARIANTS}
+            producer, watch = make_producer(producer_config, f"{self.connector}-{self.task_id}|producer")
+            self._set_state(State.PAUSED if self._paused.is_set() else State.RUNNING)
+            log.info("task started", extra={"connector": self.connector, "task": self.task_id})
+            self._loop(task, producer, watch)
+            self._drain(task, producer, watch)
+        finally:
+            try:
+                task.stop()
+            finally:
+                if producer is not None:
+                    producer.flush(0)
+
+    def _loop(self, task: SourceTask, producer: Producer, watch: ErrorWatch) -> None:
+        next_commit = time.monotonic() + self._flush_interval_s
+        while not self._stop.is_set():
+            if self._paused.is_set():
+                self._set_state(State.PAUSED)
+                producer.poll(0.2)
+                self._commit(task, producer)
+                continue
+            if self.status().state == State.PAUSED:
+                self._set_state(State.RUNNING)
+            batch = task.poll()
+            if batch is not None and batch.messages:
+                self._send(batch, producer)
+            producer.poll(0)
+            self._check(watch)
+            now = time.monotonic()
+            if now >= next_commit:
+                self._commit(task, producer)
+                next_commit = now + self._flush_interval_s
+
+    def _drain(self, task: SourceTask, producer: Producer, watch: ErrorWatch) -> None:
+        """Deliver what is in flight and commit it, so a clean stop loses and repeats nothing."""
+        deadline = time.monotonic() + _STOP_FLUSH_TIMEOUT_S
+        remaining = producer.flush(_STOP_FLUSH_TIMEOUT_S)
+        self._check(watch)
+        self._commit(task, producer)
+        producer.flush(max(0.5, deadline - time.monotonic()))
+        if remaining:
+            log.warning(
+                "stopped with records still in flight; they will be replicated again on restart",
+                extra={"connector": self.connector, "task": self.task_id, "records": remaining},
+            )
+
+    def _check(self, watch: ErrorWatch) -> None:
+        watch.raise_if_fatal()
+        if self._delivery_error is not None:
+            raise DeliveryFailedError(
+                failure_from(self._delivery_error, f"{self.connector}-{self.task_id} delivery")
+            )
+
+    def _commit(self, task: SourceTask, producer: Producer) -> None:
+        if not self._acked:
+            return
+        acked, self._acked = self._acked, {}
+        self._offsets.write(producer, {partition: d.source_offset for partition, d in acked.items()})
+        task.delivered(acked)
+
+    # ---- hot path -----------------------------------------------------------------------------
+
+    def _send(self, batch: SourceBatch, producer: Producer) -> None:
+        messages = batch.messages
+        tails = self._tails(messages)
+        routes = batch.routes
+        produce = producer.produce
+        start = 0
+        for index in sorted(tails.values()):
+            for message in messages[start:index]:
+                try:
+                    produce(
+                        routes[message.topic()],  # type: ignore[index]
+                        message.value(),
+                        message.key(),
+                        message.partition(),  # type: ignore[arg-type]
+                        timestamp=message.timestamp()[1],
+                        headers=message.headers(),
+                    )
+                except BufferError:
+                    self._produce_when_room(producer, routes, message, None)
+            tail = messages[index]
+            self._produce_when_room(producer, routes, tail, self._tail_callback(tail))
+            start = index + 1
+
+    def _tails(self, messages: Sequence[Message]) -> dict[SourcePartition, int]:
+        """Index of the last record of each partition in the batch; consume errors raise or skip."""
+        tails: dict[SourcePartition, int] = {}
+        for index, message in enumerate(messages):
+            if message.error() is not None:
+                self._consume_error(message)
+                continue
+            tails[(message.topic(), message.partition())] = index  # type: ignore[index]
+        return tails
+
+    def _consume_error(self, message: Message) -> None:
+        error = message.error()
+        assert error is not None
+        failure = failure_from(error, f"{self.connector}-{self.task_id} consuming {message.topic()}")
+        if failure.fatal or (not failure.retriable and error.code() != KafkaError._PARTITION_EOF):
+            raise failure
+        log.warning("consume error", extra={"connector": self.connector, "error": str(failure)})
+
+    def _produce_when_room(
+        self,
+        producer: Producer,
+        routes: Mapping[str, str],
+        message: Message,
+        callback: Callable[[KafkaError | None, Message], None] | None,
+    ) -> None:
+        while True:
+            try:
+                producer.produce(
+                    routes[message.topic()],  # type: ignore[index]
+                    message.value(),
+                    message.key(),
+                    message.partition(),  # type: ignore[arg-type]
+                    on_delivery=callback,
+                    timestamp=message.timestamp()[1],
+                    headers=message.headers(),
+                )
+                return
+            except BufferError:
+                # The local queue is full: serve delivery reports until there is room.
+                producer.poll(0.05)
+                if self._stop.is_set() and self._delivery_error is not None:
+                    raise DeliveryFailedError("stopping with a failed delivery") from None
+
+    def _tail_callback(self, tail: Message) -> Callable[[KafkaError | None, Message], None]:
+        partition: SourcePartition = (tail.topic(), tail.partition())  # type: ignore[assignment]
+        source_offset = tail.offset()
+
+        def on_tail_delivered(error: KafkaError | None, delivered: Message) -> None:
+            if error is not None:
+                self._delivery_error = error
+                return
+            # Looked up at call time: _commit swaps the dict between batches.
+            self._acked[partition] = Delivered(
+                source_offset,  # type: ignore[arg-type]
+                delivered.topic(),  # type: ignore[arg-type]
+                delivered.offset(),  # type: ignore[arg-type]
+                delivered.timestamp()[1],
+            )
+
+        return on_tail_delivered
+
+
+class _TaskContext:
+    def __init__(self, offsets: OffsetStore) -> None:
+        self._offsets = offsets
+
+    def last_committed_offsets(self, partitions: Sequence[SourcePartition]) -> Mapping[SourcePartition, int]:
+        stored = self._offsets.read()
+        return {partition: stored[partition] for partition in partitions if partition in stored}

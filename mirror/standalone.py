@@ -1,0 +1,98 @@
+"""``mirror run``: every enabled flow of an mm2.properties file, in this process.
+
+Like ``connect-mirror-maker.sh``, each flow S->T gets a worker whose offsets live on T; only
+flows whose target is among ``--clusters`` run here, so several processes can split a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from connectors.mirror_source import MirrorSourceConnector
+from mirror.config.librdkafka import to_librdkafka
+from mirror.config.mm2 import FlowConfig, MirrorMakerConfig
+from mirror.runtime.offsets import OffsetStorageSettings
+from mirror.runtime.status import ConnectorStatus
+from mirror.runtime.worker import Worker, WorkerSettings
+
+log = logging.getLogger("mirror.standalone")
+
+OFFSET_FLUSH_INTERVAL_MS_DEFAULT = 1000
+"""Connect's default is 60 s; progress is cheap to record and a short interval bounds how
+much a crashed worker replicates twice."""
+
+_CLIENT_KEY_PREFIXES = ("security.", "ssl.", "sasl.")
+
+
+def _prefixed(config: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+
+
+def _connection_keys(config: Mapping[str, str]) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in config.items()
+        if key in ("bootstrap.servers", "client.dns.lookup") or key.startswith(_CLIENT_KEY_PREFIXES)
+    }
+
+
+def worker_settings(flow: FlowConfig) -> WorkerSettings:
+    """The worker of flow S->T: connection to T, and where on T the source offsets live."""
+    worker = flow.worker
+    connection = _connection_keys(worker)
+    return WorkerSettings(
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:{flow.source}->{flow.target}",
+        offsets=OffsetStorageSettings(
+            topic=worker.get("offset.storage.topic", f"mm2-offsets.{flow.source}.internal"),
+            partitions=int(worker.get("offset.storage.partitions", "25")),
+            replication_factor=int(worker.get("offset.storage.replication.factor", "3")),
+            consumer=to_librdkafka({**connection, **_prefixed(worker, "consumer.")}, "consumer").librdkafka,
+            admin=to_librdkafka({**connection, **_prefixed(worker, "admin.")}, "admin").librdkafka,
+        ),
+        offset_flush_interval_s=int(worker.get("offset.flush.interval.ms", OFFSET_FLUSH_INTERVAL_MS_DEFAULT))
+        / 1000,
+    )
+
+
+@dataclass(frozen=True)
+class RunningFlow:
+    source: str
+    target: str
+    worker: Worker
+
+    def statuses(self) -> list[ConnectorStatus]:
+        return self.worker.statuses()
+
+
+def selected_flows(config: MirrorMakerConfig, clusters: Iterable[str] | None) -> list[FlowConfig]:
+    targets = set(clusters) if clusters else set(config.clusters)
+    unknown = targets - set(config.clusters)
+    if unknown:
+        raise ValueError(f"--clusters names unknown cluster(s): {', '.join(sorted(unknown))}")
+    return [flow for flow in config.enabled_flows() if flow.target in targets]
+
+
+def start_flows(flows: Iterable[FlowConfig]) -> list[RunningFlow]:
+    running: list[RunningFlow] = []
+    for flow in flows:
+        worker = Worker(worker_settings(flow))
+        worker.add_connector(
+            flow.source_connector.get("name", "MirrorSourceConnector"),
+            MirrorSourceConnector(),
+            flow.source_connector,
+            cluster_alias=flow.source,
+        )
+        worker.start()
+        running.append(RunningFlow(flow.source, flow.target, worker))
+        log.info("flow started", extra={"flow": f"{flow.source}->{flow.target}"})
+    return running
+
+
+def stop_flows(running: Iterable[RunningFlow]) -> None:
+    for flow in running:
+        flow.worker.stop()
+        log.info("flow stopped", extra={"flow": f"{flow.source}->{flow.target}"})

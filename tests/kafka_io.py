@@ -1,0 +1,180 @@
+"""Small real-Kafka helpers for integration tests: create, produce, read back, wait."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from mirror.config.mm2 import resolve_mm2
+from mirror.config.properties import parse_properties
+from mirror.standalone import RunningFlow, selected_flows, start_flows, stop_flows
+
+Header = tuple[str, bytes | None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a replica must reproduce exactly."""
+
+    partition: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[Header, ...]
+    timestamp: int
+
+
+def create_topic(
+    bootstrap: str, name: str, partitions: int = 1, config: dict[str, str] | None = None
+) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(name, partitions, 1, config=config or {})], operation_timeout=30)
+    futures[name].result(timeout=30)
+
+
+def topic_partitions(bootstrap: str) -> dict[str, int]:
+    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30)
+    return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
+
+
+def end_offsets_total(bootstrap: str, topic: str) -> int:
+    """Sum of the topic's log-end offsets (0 if it does not exist yet); cheap progress probe."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "mirror-tests-probe"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=30).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return 0
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
+            for p in metadata.partitions
+        )
+    finally:
+        consumer.close()
+
+
+def produce(bootstrap: str, topic: str, records: Sequence[Record]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    for record in records:
+        producer.produce(
+            topic,
+            record.value,
+            record.key,
+            record.partition,
+            timestamp=record.timestamp,
+            headers=list(record.headers) if record.headers else None,
+        )
+    assert producer.flush(30) == 0
+
+
+def read_all(
+    bootstrap: str, topic: str, *, isolation: str = "read_committed", timeout: float = 30
+) -> list[Record]:
+    """Every record of the topic, partition by partition, in offset order."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "mirror-tests-reader",
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout)
+        partitions = sorted(metadata.topics[topic].partitions)
+        ends = {}
+        for partition in partitions:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            ends[partition] = high
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        by_partition: dict[int, list[Record]] = {p: [] for p in partitions}
+        deadline = time.monotonic() + timeout
+        pending = {p for p in partitions if ends[p] > 0}
+        while pending and time.monotonic() < deadline:
+            for message in consumer.consume(10_000, 0.5):
+                if message.error() is not None:
+                    raise KafkaException(message.error())
+                partition = message.partition()
+                assert partition is not None
+                by_partition[partition].append(
+                    Record(
+                        partition,
+                        message.key(),
+                        message.value(),
+                        _headers(message.headers()),
+                        message.timestamp()[1],
+                    )
+                )
+            for tp in consumer.position([TopicPartition(topic, p) for p in list(pending)]):
+                if tp.offset >= ends[tp.partition]:
+                    pending.discard(tp.partition)
+        assert not pending, f"could not read {topic} to its end in {timeout}s"
+        return [record for p in partitions for record in by_partition[p]]
+    finally:
+        consumer.close()
+
+
+def _headers(raw: object) -> tuple[Header, ...]:
+    # The consumer returns headers as a list of (str, bytes | None) pairs, or None.
+    if raw is None:
+        return ()
+    assert isinstance(raw, list)
+    return tuple((str(key), None if value is None else bytes(value)) for key, value in raw)
+
+
+def wait_until(
+    check: Callable[[], T], *, timeout: float = 60, interval: float = 0.25, what: str = "condition"
+) -> T:
+    deadline = time.monotonic() + timeout
+    last: T = check()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+        time.sleep(interval)
+        last = check()
+    return last
+
+
+def mm2_properties(primary: str, backup: str, *lines: str) -> str:
+    """An mm2.properties for the two test clusters; extra lines come last and win."""
+    return "\n".join(
+        [
+            "clusters = primary, backup",
+            f"primary.bootstrap.servers = {primary}",
+            f"backup.bootstrap.servers = {backup}",
+            "replication.factor = 1",
+            "offset-syncs.topic.replication.factor = 1",
+            "checkpoints.topic.replication.factor = 1",
+            "heartbeats.topic.replication.factor = 1",
+            "offset.storage.replication.factor = 1",
+            "config.storage.replication.factor = 1",
+            "status.storage.replication.factor = 1",
+            "emit.heartbeats.enabled = false",
+            *lines,
+        ]
+    )
+
+
+@contextmanager
+def running(properties: str) -> Iterator[list[RunningFlow]]:
+    """Run every enabled flow of ``properties`` in this process for the duration of the block."""
+    config = resolve_mm2(parse_properties(properties, "test.properties"), source="test.properties")
+    flows = start_flows(selected_flows(config, None))
+    try:
+        yield flows
+    finally:
+        stop_flows(flows)
+
+
+def replicated(bootstrap: str, topic: str, expected: int) -> Callable[[], bool]:
+    def check() -> bool:
+        if topic not in topic_partitions(bootstrap):
+            return False
+        return len(read_all(bootstrap, topic, timeout=30)) >= expected
+
+    return check
