@@ -42,7 +42,7 @@ test: install kafka-jars lint typecheck
 	$(BIN)/pytest -q tests
 
 demo: install kafka-jars
-	$(BIN)/python deploy/local/demo
+	$(BIN)/python deploy/local/demo.py
 
 bench: install kafka-jars
 	$(BIN)/python bench/replication.py
