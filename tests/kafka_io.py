@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from mirror.config.mm2 import resolve_mm2
 from mirror.config.properties import parse_properties
+from mirror.kafka import KafkaClientError, watermarks
 from mirror.standalone import RunningFlow, selected_flows, start_flows, stop_flows
 
 Header = tuple[str, bytes | None]
@@ -50,10 +51,7 @@ def end_offsets_total(bootstrap: str, topic: str) -> int:
         metadata = consumer.list_topics(topic, timeout=30).topics.get(topic)
         if metadata is None or metadata.error is not None:
             return 0
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-            for p in metadata.partitions
-        )
+        return sum(watermarks(consumer, topic, p, 30)[1] for p in metadata.partitions)
     finally:
         consumer.close()
 
@@ -89,7 +87,7 @@ def read_all(
         partitions = sorted(metadata.topics[topic].partitions)
         ends = {}
         for partition in partitions:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            _low, high = watermarks(consumer, topic, partition, timeout)
             ends[partition] = high
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         by_partition: dict[int, list[Record]] = {p: [] for p in partitions}
@@ -173,8 +171,11 @@ def running(properties: str) -> Iterator[list[RunningFlow]]:
 
 def replicated(bootstrap: str, topic: str, expected: int) -> Callable[[], bool]:
     def check() -> bool:
-        if topic not in topic_partitions(bootstrap):
-            return False
-        return len(read_all(bootstrap, topic, timeout=30)) >= expected
+        try:
+            if topic not in topic_partitions(bootstrap):
+                return False
+            return len(read_all(bootstrap, topic, timeout=30)) >= expected
+        except (KafkaException, KafkaClientError):
+            return False  # a topic this new may still be electing its leader
 
     return check

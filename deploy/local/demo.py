@@ -17,6 +17,8 @@ from pathlib import Path
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from mirror.kafka import watermarks
+
 REPO = Path(__file__).resolve().parents[2]
 STATE = REPO / ".local" / "demo"
 KAFKA_LOCAL = [sys.executable, str(REPO / "deploy" / "local" / "kafka-local")]
@@ -35,10 +37,7 @@ def end_offsets(bootstrap: str, topic: str) -> list[int]:
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:
             return []
-        return [
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in sorted(meta.partitions)
-        ]
+        return [watermarks(consumer, topic, p, 10)[1] for p in sorted(meta.partitions)]
     finally:
         consumer.close()
 

@@ -16,6 +16,7 @@ from mirror.kafka.clients import (
     make_admin,
     make_consumer,
     make_producer,
+    watermarks,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "make_admin",
     "make_consumer",
     "make_producer",
+    "watermarks",
 ]

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger("mirror.kafka")
@@ -140,3 +141,19 @@ def make_admin(config: Mapping[str, str], name: str) -> AdminClient:
         return AdminClient(full)
     except KafkaException as exc:
         raise failure_from(exc, f"creating admin client {name}") from exc
+
+
+def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
+    """(low, high) offsets of a partition, riding out the leader moves a new topic goes through."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=max(0.1, deadline - time.monotonic())
+            )
+            return int(low), int(high)
+        except KafkaException as exc:
+            failure = failure_from(exc, f"watermarks of {topic}-{partition}")
+            if not failure.retriable or time.monotonic() >= deadline:
+                raise failure from exc
+            time.sleep(0.1)

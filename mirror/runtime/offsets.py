@@ -22,7 +22,7 @@ from mirror.formats.connect_offsets import (
     encode_key,
     encode_value,
 )
-from mirror.kafka import KafkaClientError, TopicAdmin, TopicSpec, make_consumer
+from mirror.kafka import KafkaClientError, TopicAdmin, TopicSpec, make_consumer, watermarks
 from mirror.runtime.contracts import SourcePartition
 
 log = logging.getLogger("mirror.runtime.offsets")
@@ -76,9 +76,7 @@ class OffsetStore:
                 )
             remaining: dict[int, int] = {}
             for partition in topic_meta.partitions:
-                _low, high = consumer.get_watermark_offsets(
-                    TopicPartition(self.settings.topic, partition), timeout=self.settings.timeout_s
-                )
+                _low, high = watermarks(consumer, self.settings.topic, partition, self.settings.timeout_s)
                 if high > 0:
                     remaining[partition] = high
             consumer.assign([TopicPartition(self.settings.topic, p, OFFSET_BEGINNING) for p in remaining])

@@ -188,25 +188,51 @@ def _describe(bootstrap: str, topic: str) -> dict[str, ConfigEntry]:
     return entries
 
 
-def test_aborted_transactions_are_not_replicated(kafka_clusters: KafkaClusters, unique_name: str) -> None:
-    primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
-    create_topic(primary, unique_name)
-    producer = Producer({"bootstrap.servers": primary, "transactional.id": unique_name})
+def _transactions(bootstrap: str, topic: str) -> None:
+    """Three transactions on partition 0: committed, aborted, committed."""
+    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": topic})
     producer.init_transactions(30)
     for outcome in ("commit", "abort", "commit"):
         producer.begin_transaction()
         for i in range(5):
-            producer.produce(unique_name, f"{outcome}-{i}".encode(), partition=0)
+            producer.produce(topic, f"{outcome}-{i}".encode(), partition=0)
+        # Without a flush, abort_transaction purges records never sent: the log would hold no aborted data.
+        assert producer.flush(30) == 0
         if outcome == "commit":
             producer.commit_transaction(30)
         else:
             producer.abort_transaction(30)
+
+
+def test_aborted_transactions_are_not_replicated(kafka_clusters: KafkaClusters, unique_name: str) -> None:
+    primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
+    create_topic(primary, unique_name)
+    _transactions(primary, unique_name)
 
     with running(flow_properties(kafka_clusters, unique_name)):
         wait_until(replicated(backup, f"primary.{unique_name}", 10), what="committed records")
         time.sleep(1)
     values = [r.value for r in read_all(backup, f"primary.{unique_name}", isolation="read_uncommitted")]
     assert values == [f"commit-{i}".encode() for i in range(5)] * 2
+
+
+def test_cluster_consumer_settings_reach_the_source_consumer(
+    kafka_clusters: KafkaClusters, unique_name: str
+) -> None:
+    """`primary.consumer.isolation.level` (MM2's per-cluster consumer key) switches to MM2's default."""
+    primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
+    create_topic(primary, unique_name)
+    _transactions(primary, unique_name)
+
+    properties = flow_properties(
+        kafka_clusters, unique_name, "primary.consumer.isolation.level = read_uncommitted"
+    )
+    with running(properties):
+        wait_until(replicated(backup, f"primary.{unique_name}", 15), what="every record, aborted ones too")
+    values = [r.value for r in read_all(backup, f"primary.{unique_name}", isolation="read_uncommitted")]
+    assert values == [
+        f"{outcome}-{i}".encode() for outcome in ("commit", "abort", "commit") for i in range(5)
+    ]
 
 
 def test_restart_resumes_after_last_replicated_record(
