@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
 
+from connectors.offset_syncs import OffsetSyncWriter
 from mirror.config.connectors import MirrorSourceConfig
-from mirror.kafka import TopicAdmin, TopicSpec, make_consumer
+from mirror.kafka import KafkaClientError, TopicAdmin, TopicSpec, make_consumer
 from mirror.kafka.clients import ErrorWatch
 from mirror.runtime.contracts import (
     Connector,
     ConnectorContext,
+    DeliveredRun,
     SourceBatch,
     SourceTask,
     SourceTaskContext,
@@ -77,9 +79,16 @@ class MirrorSourceConnector(Connector):
         self._target_admin = TopicAdmin(
             self.config.target_admin.librdkafka, client_id(self.config, "replication-target-admin"), timeout_s
         )
+        if self.config.emit_offset_syncs_enabled:
+            self._create_offset_syncs_topic()
         self._partitions = self.refresh_topics()
         if self.config.sync_topic_configs_enabled:
-            self.sync_topic_configs()
+            try:
+                self.sync_topic_configs()
+            except KafkaClientError as exc:
+                # Remote topics created a moment ago may not be describable yet; the periodic
+                # sync catches up, and a config sync is no reason to hold replication back.
+                log.warning("initial topic config sync failed", extra={"flow": self.flow, "error": str(exc)})
         self._stop.clear()
         self._scheduler = threading.Thread(
             target=self._run_scheduled, name=f"{self.flow}-source-jobs", daemon=True
@@ -113,6 +122,22 @@ class MirrorSourceConnector(Connector):
         for admin in (self._source_admin, self._target_admin):
             if admin is not None:
                 admin.close()
+
+    def _create_offset_syncs_topic(self) -> None:
+        config = self.config
+        admin = self._source_admin if config.offset_syncs_topic_location == "source" else self._target_admin
+        assert admin is not None
+        spec = TopicSpec(
+            config.offset_syncs_topic,
+            1,
+            config.offset_syncs_topic_replication_factor,
+            {"cleanup.policy": "compact"},
+        )
+        if admin.create_topics([spec]):
+            log.info(
+                "created offset-syncs topic",
+                extra={"flow": self.flow, "topic": spec.name, "cluster": config.offset_syncs_topic_location},
+            )
 
     # ---- discovery ------------------------------------------------------------------------
 
@@ -232,6 +257,7 @@ class MirrorSourceTask(SourceTask):
         self._batch_records = DEFAULT_BATCH_RECORDS
         self._timeout_s = 1.0
         self._config: MirrorSourceConfig | None = None
+        self._syncs: OffsetSyncWriter | None = None
 
     def start(self, config: TaskConfig, context: SourceTaskContext) -> None:
         parsed = MirrorSourceConfig.parse(config)
@@ -246,6 +272,13 @@ class MirrorSourceTask(SourceTask):
         self._consumer, self._watch = make_consumer(
             consumer_config, client_id(parsed, "replication-consumer", task_index)
         )
+        if parsed.emit_offset_syncs_enabled:
+            self._syncs = OffsetSyncWriter(
+                parsed.offset_syncs_topic,
+                parsed.offset_syncs_producer.librdkafka,
+                client_id(parsed, f"offset-syncs-{parsed.offset_syncs_topic_location}-producer", task_index),
+                parsed.offset_lag_max,
+            )
         committed = context.last_committed_offsets(partitions)
         # A partition with no stored progress is left at OFFSET_INVALID so that
         # auto.offset.reset decides where it starts, as MM2 does since 3.7.
@@ -268,18 +301,32 @@ class MirrorSourceTask(SourceTask):
         )
 
     def poll(self) -> SourceBatch | None:
-        assert self._consumer is not None and self._watch is not None
-        messages = self._consumer.consume(self._batch_records, self._timeout_s)
-        self._watch.raise_if_fatal()
+        consumer = self._consumer
+        assert consumer is not None and self._watch is not None
+        # consume(n, timeout) waits for n records or the timeout, so a trickle would wait a
+        # whole poll timeout per batch. Take what is queued; block only for the first record
+        # (as Java's poll does), then take whatever else arrived with it.
+        messages = consumer.consume(self._batch_records, 0)
         if not messages:
-            return None
+            first = consumer.poll(self._timeout_s)
+            if first is None:
+                self._watch.raise_if_fatal()
+                return None
+            messages = [first, *consumer.consume(self._batch_records - 1, 0)]
         return SourceBatch(messages, self._routes)
 
     def producer_config(self) -> Mapping[str, str]:
         assert self._config is not None
         return self._config.target_producer.librdkafka
 
+    def delivered(self, runs: Sequence[DeliveredRun]) -> None:
+        if self._syncs is not None:
+            self._syncs.write(runs)
+
     def stop(self) -> None:
+        if self._syncs is not None:
+            self._syncs.close()
+            self._syncs = None
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None

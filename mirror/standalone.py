@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from connectors.mirror_heartbeat import MirrorHeartbeatConnector
 from connectors.mirror_source import MirrorSourceConnector
 from mirror.config.librdkafka import to_librdkafka
 from mirror.config.mm2 import FlowConfig, MirrorMakerConfig
@@ -69,23 +70,43 @@ class RunningFlow:
 
 
 def selected_flows(config: MirrorMakerConfig, clusters: Iterable[str] | None) -> list[FlowConfig]:
+    """Herder pairs to run here: enabled flows, and pairs that only emit heartbeats (as MM2)."""
     targets = set(clusters) if clusters else set(config.clusters)
     unknown = targets - set(config.clusters)
     if unknown:
         raise ValueError(f"--clusters names unknown cluster(s): {', '.join(sorted(unknown))}")
-    return [flow for flow in config.enabled_flows() if flow.target in targets]
+    return [
+        flow
+        for flow in config.flows
+        if flow.target in targets and (flow.enabled or (flow.heartbeats_enabled and _has_both_ends(flow)))
+    ]
+
+
+def _has_both_ends(flow: FlowConfig) -> bool:
+    return all(
+        key in flow.heartbeat_connector
+        for key in ("source.cluster.bootstrap.servers", "target.cluster.bootstrap.servers")
+    )
 
 
 def start_flows(flows: Iterable[FlowConfig]) -> list[RunningFlow]:
     running: list[RunningFlow] = []
     for flow in flows:
         worker = Worker(worker_settings(flow))
-        worker.add_connector(
-            flow.source_connector.get("name", "MirrorSourceConnector"),
-            MirrorSourceConnector(),
-            flow.source_connector,
-            cluster_alias=flow.source,
-        )
+        if flow.enabled:
+            worker.add_connector(
+                flow.source_connector.get("name", "MirrorSourceConnector"),
+                MirrorSourceConnector(),
+                flow.source_connector,
+                cluster_alias=flow.source,
+            )
+        if flow.heartbeats_enabled:
+            worker.add_connector(
+                flow.heartbeat_connector.get("name", "MirrorHeartbeatConnector"),
+                MirrorHeartbeatConnector(),
+                flow.heartbeat_connector,
+                cluster_alias=flow.source,
+            )
         worker.start()
         running.append(RunningFlow(flow.source, flow.target, worker))
         log.info("flow started", extra={"flow": f"{flow.source}->{flow.target}"})

@@ -557,3 +557,59 @@ def inspect_client_configs(config: Mapping[str, str]) -> ClientReport:
         for client_key, reason in settings.ignored.items():
             ignored[(composed.origins.get(client_key, client_key), reason)] = None
     return ClientReport(tuple(dict.fromkeys(errors)), tuple(ignored))
+
+
+@dataclass(frozen=True)
+class MirrorHeartbeatConfig:
+    """MirrorHeartbeatConnector: a heartbeat into the target's ``heartbeats`` topic every interval."""
+
+    name: str
+    source_alias: str
+    target_alias: str
+    emit_heartbeats_enabled: bool
+    emit_heartbeats_interval_s: int
+    heartbeats_topic_replication_factor: int
+    policy: ReplicationPolicy
+    target_producer: ClientSettings
+    target_admin: ClientSettings
+    admin_timeout_ms: int
+
+    @property
+    def heartbeats_topic(self) -> str:
+        return self.policy.heartbeats_topic()
+
+    @classmethod
+    def parse(cls, connector_config: Mapping[str, str]) -> MirrorHeartbeatConfig:
+        """Parse a connector config; raises ConfigErrors whose keys are connector keys."""
+        config = MappingProxyType(dict(connector_config))
+        reader = _Reader(config)
+        errors = reader.errors
+        source_alias = reader.string("source.cluster.alias")
+        if source_alias is None:
+            errors.append(ConfigError("is required", key="source.cluster.alias"))
+            source_alias = ""
+        _topic_filter, _property_filter, policy = _parse_plugins(config, errors)
+        target_producer = _producer_defaults(
+            _translate(
+                _merge(_compose_client(config, "target", "producer"), _override_client(config, "producer")),
+                "producer",
+                errors,
+            ),
+            {"acks": "all"},
+        )
+        target_admin = _translate(_compose_client(config, "target", "admin"), "admin", errors)
+        parsed = cls(
+            name=reader.string("name") or "MirrorHeartbeatConnector",
+            source_alias=source_alias,
+            target_alias=reader.string("target.cluster.alias") or "",
+            emit_heartbeats_enabled=reader.boolean("emit.heartbeats.enabled"),
+            emit_heartbeats_interval_s=reader.integer("emit.heartbeats.interval.seconds"),
+            heartbeats_topic_replication_factor=reader.integer("heartbeats.topic.replication.factor"),
+            policy=policy,
+            target_producer=target_producer,
+            target_admin=target_admin,
+            admin_timeout_ms=reader.integer("admin.timeout.ms"),
+        )
+        if errors:
+            raise ConfigErrors(errors)
+        return parsed

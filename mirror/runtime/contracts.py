@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from confluent_kafka import Message
 
@@ -32,13 +32,27 @@ class SourceBatch:
 
 
 @dataclass(frozen=True)
-class Delivered:
-    """The last record of one source partition that the target has acknowledged."""
+class DeliveredRun:
+    """The records of one source partition in one batch, all acknowledged by the target.
 
-    source_offset: int
+    Downstream they occupy ``last_target_offset - count + 1 .. last_target_offset``: one
+    idempotent producer appends them in order. Upstream they are consecutive when
+    ``last_source_offset - first_source_offset == count - 1``; otherwise (compaction,
+    transaction markers) ``source_offsets`` lists each record's offset, in order.
+    """
+
+    partition: SourcePartition
+    first_source_offset: int
+    last_source_offset: int
+    count: int
     target_topic: str
-    target_offset: int
-    timestamp_ms: int
+    last_target_offset: int
+    last_timestamp_ms: int
+    source_offsets: tuple[int, ...] | None = None
+
+    @property
+    def first_target_offset(self) -> int:
+        return self.last_target_offset - self.count + 1
 
 
 class ConnectorContext(Protocol):
@@ -57,6 +71,9 @@ class SourceTaskContext(Protocol):
 class SourceTask(abc.ABC):
     """Moves records from a source into the worker's target producer."""
 
+    stores_source_offsets: ClassVar[bool] = True
+    """False for tasks with nothing to resume from (heartbeats): the worker records no progress."""
+
     @abc.abstractmethod
     def start(self, config: TaskConfig, context: SourceTaskContext) -> None: ...
 
@@ -68,8 +85,14 @@ class SourceTask(abc.ABC):
     def producer_config(self) -> Mapping[str, str]:
         """librdkafka settings of the producer that writes this task's records to the target."""
 
-    def delivered(self, acknowledged: Mapping[SourcePartition, Delivered]) -> None:  # noqa: B027
-        """Called after the worker recorded progress for these partitions (for offset syncs)."""
+    def delivered(self, runs: Sequence[DeliveredRun]) -> None:  # noqa: B027
+        """Runs acknowledged since the last call, in acknowledgement order, at every offset commit.
+
+        Called on the task's own thread *before* the worker records progress for these runs:
+        whatever a task derives from them (MirrorSource's offset syncs) must be durable when this
+        returns, so that a crash never leaves progress recorded without it. Raising fails the task
+        and nothing is recorded; the records are then replicated again.
+        """
 
     @abc.abstractmethod
     def stop(self) -> None: ...

@@ -20,7 +20,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from mirror.kafka import failure_from, make_producer
 from mirror.kafka.clients import ErrorWatch
-from mirror.runtime.contracts import Delivered, SourceBatch, SourcePartition, SourceTask, TaskConfig
+from mirror.runtime.contracts import DeliveredRun, SourceBatch, SourcePartition, SourceTask, TaskConfig
 from mirror.runtime.offsets import OffsetStore
 from mirror.runtime.status import State, TaskStatus
 
@@ -79,7 +79,7 @@ class TaskRunner:
         self._trace: str | None = None
         self._thread = threading.Thread(target=self._run, name=f"{connector}-{task_id}", daemon=True)
         # Per-run state, reset by _run_once.
-        self._acked: dict[SourcePartition, Delivered] = {}
+        self._acked: list[DeliveredRun] = []
         self._delivery_error: KafkaError | None = None
 
     # ---- control ----------------------------------------------------------------------------
@@ -143,7 +143,7 @@ class TaskRunner:
 
     def _run_once(self) -> None:
         task = self._task_factory()
-        self._acked = {}
+        self._acked = []
         self._delivery_error = None
         task.start(self.config, _TaskContext(self._offsets))
         producer: Producer | None = None
@@ -204,20 +204,27 @@ class TaskRunner:
     def _commit(self, task: SourceTask, producer: Producer) -> None:
         if not self._acked:
             return
-        acked, self._acked = self._acked, {}
-        self._offsets.write(producer, {partition: d.source_offset for partition, d in acked.items()})
+        acked, self._acked = self._acked, []
         task.delivered(acked)
+        if task.stores_source_offsets:
+            # Later runs of a partition overwrite earlier ones: the last acknowledged record wins.
+            self._offsets.write(producer, {run.partition: run.last_source_offset for run in acked})
 
     # ---- hot path -----------------------------------------------------------------------------
 
     def _send(self, batch: SourceBatch, producer: Producer) -> None:
         messages = batch.messages
-        tails = self._tails(messages)
+        spans = self._spans(messages)
+        if spans is None:
+            # Consume errors ride in the batch as messages; drop them (rare) and index again.
+            messages = [message for message in messages if message.error() is None]
+            spans = self._spans(messages) or {}
         routes = batch.routes
         produce = producer.produce
         start = 0
-        for index in sorted(tails.values()):
-            for message in messages[start:index]:
+        for partition, span in sorted(spans.items(), key=lambda item: item[1][1]):
+            first_index, last_index, count = span
+            for message in messages[start:last_index]:
                 try:
                     produce(
                         routes[message.topic()],  # type: ignore[index]
@@ -229,19 +236,31 @@ class TaskRunner:
                     )
                 except BufferError:
                     self._produce_when_room(producer, routes, message, None)
-            tail = messages[index]
-            self._produce_when_room(producer, routes, tail, self._tail_callback(tail))
-            start = index + 1
+            callback = self._tail_callback(partition, messages, first_index, last_index, count)
+            self._produce_when_room(producer, routes, messages[last_index], callback)
+            start = last_index + 1
 
-    def _tails(self, messages: Sequence[Message]) -> dict[SourcePartition, int]:
-        """Index of the last record of each partition in the batch; consume errors raise or skip."""
-        tails: dict[SourcePartition, int] = {}
+    def _spans(self, messages: Sequence[Message]) -> dict[SourcePartition, list[int]] | None:
+        """Per source partition in the batch: [first index, last index, record count].
+
+        The one per-record pass besides produce() itself. None if the batch carries consume
+        errors (each is raised, or logged and left for the caller to drop).
+        """
+        spans: dict[SourcePartition, list[int]] = {}
+        clean = True
         for index, message in enumerate(messages):
             if message.error() is not None:
                 self._consume_error(message)
+                clean = False
                 continue
-            tails[(message.topic(), message.partition())] = index  # type: ignore[index]
-        return tails
+            partition = (message.topic(), message.partition())
+            span = spans.get(partition)  # type: ignore[arg-type]
+            if span is None:
+                spans[partition] = [index, index, 1]  # type: ignore[index]
+            else:
+                span[1] = index
+                span[2] += 1
+        return spans if clean else None
 
     def _consume_error(self, message: Message) -> None:
         error = message.error()
@@ -276,20 +295,42 @@ class TaskRunner:
                 if self._stop.is_set() and self._delivery_error is not None:
                     raise DeliveryFailedError("stopping with a failed delivery") from None
 
-    def _tail_callback(self, tail: Message) -> Callable[[KafkaError | None, Message], None]:
-        partition: SourcePartition = (tail.topic(), tail.partition())  # type: ignore[assignment]
-        source_offset = tail.offset()
+    def _tail_callback(
+        self,
+        partition: SourcePartition,
+        messages: Sequence[Message],
+        first_index: int,
+        last_index: int,
+        count: int,
+    ) -> Callable[[KafkaError | None, Message], None]:
+        first_offset: int = messages[first_index].offset()  # type: ignore[assignment]
+        last_offset: int = messages[last_index].offset()  # type: ignore[assignment]
+        source_offsets: tuple[int, ...] | None = None
+        if last_offset - first_offset != count - 1:
+            # A gap inside the batch (compaction, transaction markers): keep every offset, which
+            # exact offset translation needs; rare enough not to matter on the hot path.
+            source_offsets = tuple(
+                m.offset()  # type: ignore[misc]
+                for m in messages[first_index : last_index + 1]
+                if m.error() is None and (m.topic(), m.partition()) == partition
+            )
 
         def on_tail_delivered(error: KafkaError | None, delivered: Message) -> None:
             if error is not None:
                 self._delivery_error = error
                 return
-            # Looked up at call time: _commit swaps the dict between batches.
-            self._acked[partition] = Delivered(
-                source_offset,  # type: ignore[arg-type]
-                delivered.topic(),  # type: ignore[arg-type]
-                delivered.offset(),  # type: ignore[arg-type]
-                delivered.timestamp()[1],
+            # self._acked is looked up at call time: _commit swaps the list between batches.
+            self._acked.append(
+                DeliveredRun(
+                    partition,
+                    first_offset,
+                    last_offset,
+                    count,
+                    delivered.topic(),  # type: ignore[arg-type]
+                    delivered.offset(),  # type: ignore[arg-type]
+                    delivered.timestamp()[1],
+                    source_offsets,
+                )
             )
 
         return on_tail_delivered
