@@ -17,7 +17,7 @@ from confluent_kafka import TIMESTAMP_CREATE_TIME, Message
 
 from mirror.config.connectors import MirrorHeartbeatConfig
 from mirror.formats.mm2_records import Heartbeat, encode_key, encode_value
-from mirror.kafka import TopicAdmin, TopicSpec
+from mirror.kafka import ClusterAdmin, TopicSpec
 from mirror.runtime.contracts import (
     Connector,
     ConnectorContext,
@@ -39,7 +39,7 @@ class MirrorHeartbeatConnector(Connector):
         self._raw = dict(config)
         parsed = MirrorHeartbeatConfig.parse(config)
         self._config = parsed
-        admin = TopicAdmin(
+        admin = ClusterAdmin(
             parsed.target_admin.librdkafka,
             f"{parsed.source_alias}->{parsed.target_alias}|{parsed.name}|heartbeats-target-admin",
             parsed.admin_timeout_ms / 1000,

@@ -17,7 +17,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
 
 from connectors.offset_syncs import OffsetSyncWriter
 from mirror.config.connectors import MirrorSourceConfig
-from mirror.kafka import KafkaClientError, TopicAdmin, TopicSpec, make_consumer
+from mirror.kafka import ClusterAdmin, KafkaClientError, TopicSpec, make_consumer
 from mirror.kafka.clients import ErrorWatch
 from mirror.runtime.contracts import (
     Connector,
@@ -55,8 +55,8 @@ class MirrorSourceConnector(Connector):
         self._config: MirrorSourceConfig | None = None
         self._context: ConnectorContext | None = None
         self._partitions: list[TopicPartitionPair] = []
-        self._source_admin: TopicAdmin | None = None
-        self._target_admin: TopicAdmin | None = None
+        self._source_admin: ClusterAdmin | None = None
+        self._target_admin: ClusterAdmin | None = None
         self._stop = threading.Event()
         self._scheduler: threading.Thread | None = None
 
@@ -73,10 +73,10 @@ class MirrorSourceConnector(Connector):
             log.info("flow disabled; replicating nothing", extra={"flow": self.flow})
             return
         timeout_s = self.config.admin_timeout_ms / 1000
-        self._source_admin = TopicAdmin(
+        self._source_admin = ClusterAdmin(
             self.config.source_admin.librdkafka, client_id(self.config, "replication-source-admin"), timeout_s
         )
-        self._target_admin = TopicAdmin(
+        self._target_admin = ClusterAdmin(
             self.config.target_admin.librdkafka, client_id(self.config, "replication-target-admin"), timeout_s
         )
         if self.config.emit_offset_syncs_enabled:

@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from connectors.mirror_checkpoint import MirrorCheckpointConnector
 from connectors.mirror_heartbeat import MirrorHeartbeatConnector
 from connectors.mirror_source import MirrorSourceConnector
 from mirror.config.librdkafka import to_librdkafka
@@ -98,6 +99,13 @@ def start_flows(flows: Iterable[FlowConfig]) -> list[RunningFlow]:
                 flow.source_connector.get("name", "MirrorSourceConnector"),
                 MirrorSourceConnector(),
                 flow.source_connector,
+                cluster_alias=flow.source,
+            )
+        if flow.enabled:
+            worker.add_connector(
+                flow.checkpoint_connector.get("name", "MirrorCheckpointConnector"),
+                MirrorCheckpointConnector(),
+                flow.checkpoint_connector,
                 cluster_alias=flow.source,
             )
         if flow.heartbeats_enabled:

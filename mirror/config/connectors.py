@@ -27,7 +27,7 @@ from mirror.config.librdkafka import (
     describe_value,
     to_librdkafka,
 )
-from mirror.filters import ConfigPropertyFilter, TopicFilter, java_trim
+from mirror.filters import ConfigPropertyFilter, GroupFilter, TopicFilter, java_trim
 from mirror.policy import ReplicationPolicy, policy_from_config, should_replicate_topic
 
 KeyType = Literal["boolean", "short", "int", "long", "double", "string", "list", "class", "password"]
@@ -334,6 +334,14 @@ def _merge(first: _ComposedClient, second: _ComposedClient) -> _ComposedClient:
     return _ComposedClient({**first.values, **second.values}, {**first.origins, **second.origins})
 
 
+def _target_producer(
+    config: Mapping[str, str], errors: list[ConfigError], defaults: Mapping[str, str] | None = None
+) -> ClientSettings:
+    """``target.cluster.*`` < ``producer.*`` < ``target.producer.*`` < ``producer.override.*``, acks=all."""
+    composed = _merge(_compose_client(config, "target", "producer"), _override_client(config, "producer"))
+    return _producer_defaults(_translate(composed, "producer", errors), {"acks": "all", **(defaults or {})})
+
+
 def _parse_plugins(
     config: Mapping[str, str], errors: list[ConfigError]
 ) -> tuple[TopicFilter, ConfigPropertyFilter, ReplicationPolicy]:
@@ -473,12 +481,7 @@ class MirrorSourceConfig:
         source_consumer = source_consumer.with_overrides({"enable.auto.commit": "false"}).with_defaults(
             {"auto.offset.reset": "earliest", "isolation.level": "read_committed"}
         )
-        target_producer = _translate(
-            _merge(_compose_client(config, "target", "producer"), _override_client(config, "producer")),
-            "producer",
-            errors,
-        )
-        target_producer = _producer_defaults(target_producer, {"acks": "all", "linger.ms": "20"})
+        target_producer = _target_producer(config, errors, {"linger.ms": "20"})
         source_admin = _translate(_compose_client(config, "source", "admin"), "admin", errors)
         target_admin = _translate(_compose_client(config, "target", "admin"), "admin", errors)
         offset_syncs_producer = _producer_defaults(
@@ -589,14 +592,7 @@ class MirrorHeartbeatConfig:
             errors.append(ConfigError("is required", key="source.cluster.alias"))
             source_alias = ""
         _topic_filter, _property_filter, policy = _parse_plugins(config, errors)
-        target_producer = _producer_defaults(
-            _translate(
-                _merge(_compose_client(config, "target", "producer"), _override_client(config, "producer")),
-                "producer",
-                errors,
-            ),
-            {"acks": "all"},
-        )
+        target_producer = _target_producer(config, errors)
         target_admin = _translate(_compose_client(config, "target", "admin"), "admin", errors)
         parsed = cls(
             name=reader.string("name") or "MirrorHeartbeatConnector",
@@ -609,6 +605,95 @@ class MirrorHeartbeatConfig:
             target_producer=target_producer,
             target_admin=target_admin,
             admin_timeout_ms=reader.integer("admin.timeout.ms"),
+        )
+        if errors:
+            raise ConfigErrors(errors)
+        return parsed
+
+
+@dataclass(frozen=True)
+class MirrorCheckpointConfig:
+    """MirrorCheckpointConnector: translated group offsets as checkpoints, optionally committed on T."""
+
+    name: str
+    source_alias: str
+    target_alias: str
+    enabled: bool
+    tasks_max: int
+    group_filter: GroupFilter
+    topic_filter: TopicFilter
+    policy: ReplicationPolicy
+    emit_checkpoints_enabled: bool
+    emit_checkpoints_interval_s: int
+    sync_group_offsets_enabled: bool
+    sync_group_offsets_interval_s: int
+    refresh_groups_enabled: bool
+    refresh_groups_interval_s: int
+    checkpoints_topic_replication_factor: int
+    offset_syncs_topic_location: Literal["source", "target"]
+    consumer_poll_timeout_ms: int
+    admin_timeout_ms: int
+    source_admin: ClientSettings
+    target_admin: ClientSettings
+    target_producer: ClientSettings
+    target_consumer: ClientSettings
+    offset_syncs_consumer: ClientSettings
+
+    @property
+    def checkpoints_topic(self) -> str:
+        return self.policy.checkpoints_topic(self.source_alias)
+
+    @property
+    def offset_syncs_topic(self) -> str:
+        other = self.target_alias if self.offset_syncs_topic_location == "source" else self.source_alias
+        return self.policy.offset_syncs_topic(other)
+
+    @classmethod
+    def parse(cls, connector_config: Mapping[str, str]) -> MirrorCheckpointConfig:
+        """Parse a connector config; raises ConfigErrors whose keys are connector keys."""
+        config = MappingProxyType(dict(connector_config))
+        reader = _Reader(config)
+        errors = reader.errors
+        source_alias = reader.string("source.cluster.alias")
+        if source_alias is None:
+            errors.append(ConfigError("is required", key="source.cluster.alias"))
+            source_alias = ""
+        topic_filter, _property_filter, policy = _parse_plugins(config, errors)
+        group_filter = GroupFilter.from_config({})
+        try:
+            group_filter = GroupFilter.from_config(config)
+        except ConfigErrors as failure:
+            errors.extend(failure.errors)
+        location: Literal["source", "target"] = (
+            "target" if reader.choice("offset-syncs.topic.location") == "target" else "source"
+        )
+        consumer_defaults = {"enable.auto.commit": "false"}
+        target_consumer = _translate(_compose_client(config, "target", "consumer"), "consumer", errors)
+        syncs_consumer = _translate(_compose_client(config, location, "consumer"), "consumer", errors)
+        parsed = cls(
+            name=reader.string("name") or "MirrorCheckpointConnector",
+            source_alias=source_alias,
+            target_alias=reader.string("target.cluster.alias") or "",
+            enabled=reader.boolean("enabled"),
+            tasks_max=reader.integer("tasks.max"),
+            group_filter=group_filter,
+            topic_filter=topic_filter,
+            policy=policy,
+            emit_checkpoints_enabled=reader.boolean("emit.checkpoints.enabled"),
+            emit_checkpoints_interval_s=reader.integer("emit.checkpoints.interval.seconds"),
+            sync_group_offsets_enabled=reader.boolean("sync.group.offsets.enabled"),
+            sync_group_offsets_interval_s=reader.integer("sync.group.offsets.interval.seconds"),
+            refresh_groups_enabled=reader.boolean("refresh.groups.enabled"),
+            refresh_groups_interval_s=reader.integer("refresh.groups.interval.seconds"),
+            checkpoints_topic_replication_factor=reader.integer("checkpoints.topic.replication.factor"),
+            offset_syncs_topic_location=location,
+            consumer_poll_timeout_ms=reader.integer("consumer.poll.timeout.ms"),
+            admin_timeout_ms=reader.integer("admin.timeout.ms"),
+            source_admin=_translate(_compose_client(config, "source", "admin"), "admin", errors),
+            target_admin=_translate(_compose_client(config, "target", "admin"), "admin", errors),
+            target_producer=_target_producer(config, errors),
+            target_consumer=target_consumer.with_overrides(consumer_defaults),
+            offset_syncs_consumer=syncs_consumer.with_overrides(consumer_defaults),
         )
         if errors:
             raise ConfigErrors(errors)

@@ -6,8 +6,9 @@ because wrapping each record would put a Python object of ours on the hot path.
 """
 
 from mirror.kafka.admin import (
+    ClusterAdmin,
     ConfigEntryInfo,
-    TopicAdmin,
+    GroupOffset,
     TopicSpec,
 )
 from mirror.kafka.clients import (
@@ -20,9 +21,10 @@ from mirror.kafka.clients import (
 )
 
 __all__ = [
+    "ClusterAdmin",
     "ConfigEntryInfo",
+    "GroupOffset",
     "KafkaClientError",
-    "TopicAdmin",
     "TopicSpec",
     "failure_from",
     "make_admin",

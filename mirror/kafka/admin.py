@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -64,7 +64,13 @@ def _entry_info(entry: ConfigEntry) -> ConfigEntryInfo:
     )
 
 
-class TopicAdmin:
+@dataclass(frozen=True)
+class GroupOffset:
+    offset: int
+    metadata: str
+
+
+class ClusterAdmin:
     """Admin operations on one cluster, each bounded by ``timeout_s``."""
 
     def __init__(self, config: Mapping[str, str], name: str, timeout_s: float) -> None:
@@ -191,6 +197,60 @@ class TopicAdmin:
             info = self._result(future, f"{self.name}: listing offsets of {tp.topic}-{tp.partition}")
             results[(tp.topic, tp.partition)] = int(info.offset)
         return results
+
+    # ---- consumer groups ---------------------------------------------------------------------
+
+    def consumer_groups(self) -> list[str]:
+        result = self._result(
+            self._admin.list_consumer_groups(request_timeout=self.timeout_s), f"{self.name}: listing groups"
+        )
+        return sorted(listing.group_id for listing in result.valid)
+
+    def group_offsets(self, group: str) -> dict[tuple[str, int], GroupOffset]:
+        """The group's committed offsets (partitions without a commit are left out)."""
+        request = [ConsumerGroupTopicPartitions(group)]
+        futures = self._admin.list_consumer_group_offsets(request, request_timeout=self.timeout_s)
+        result = self._result(futures[group], f"{self.name}: listing offsets of group {group}")
+        return {
+            (tp.topic, tp.partition): GroupOffset(tp.offset, tp.metadata or "")
+            for tp in result.topic_partitions
+            if tp.offset >= 0 and tp.error is None
+        }
+
+    def group_states(self, groups: Iterable[str]) -> dict[str, str]:
+        """State names (``EMPTY``, ``STABLE``, ``DEAD`` for unknown groups, ...) and member counts."""
+        wanted = list(groups)
+        if not wanted:
+            return {}
+        futures = self._admin.describe_consumer_groups(wanted, request_timeout=self.timeout_s)
+        states: dict[str, str] = {}
+        for group, future in futures.items():
+            description = self._result(future, f"{self.name}: describing group {group}")
+            state = description.state
+            states[group] = state.name if hasattr(state, "name") else str(state)
+        return states
+
+    def group_members(self, group: str) -> int:
+        futures = self._admin.describe_consumer_groups([group], request_timeout=self.timeout_s)
+        return len(self._result(futures[group], f"{self.name}: describing group {group}").members)
+
+    def alter_group_offsets(self, group: str, offsets: Mapping[tuple[str, int], GroupOffset]) -> None:
+        """Commit offsets for a group that has no active member (the broker refuses otherwise)."""
+        if not offsets:
+            return
+        partitions = [
+            # The binding refuses metadata=None; "" is what Kafka stores for "no metadata".
+            TopicPartition(topic, partition, position.offset, position.metadata)
+            for (topic, partition), position in offsets.items()
+        ]
+        request = [ConsumerGroupTopicPartitions(group, partitions)]
+        futures = self._admin.alter_consumer_group_offsets(request, request_timeout=self.timeout_s)
+        result = self._result(futures[group], f"{self.name}: committing offsets of group {group}")
+        failed = [tp for tp in result.topic_partitions if tp.error is not None]
+        if failed:
+            raise failure_from(
+                failed[0].error, f"{self.name}: committing {failed[0].topic}-{failed[0].partition}"
+            )
 
     def close(self) -> None:
         # AdminClient has no close(); dropping the reference lets librdkafka tear it down.

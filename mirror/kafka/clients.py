@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger("mirror.kafka")
@@ -157,3 +165,38 @@ def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float)
             if not failure.retriable or time.monotonic() >= deadline:
                 raise failure from exc
             time.sleep(0.1)
+
+
+def read_to_end(config: Mapping[str, str], topic: str, name: str, timeout_s: float) -> list[Message]:
+    """Every record of a (small, internal) topic, from the beginning to the end seen at the start.
+
+    Ends by position, not by the last offset seen: transaction markers and compaction leave
+    offsets that are never delivered as records.
+    """
+    consumer, watch = make_consumer(config, name)
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            raise KafkaClientError(f"reading {topic}", "UNKNOWN_TOPIC", "topic missing", True, False)
+        remaining = {
+            p: high for p in metadata.partitions if (high := watermarks(consumer, topic, p, timeout_s)[1]) > 0
+        }
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in remaining])
+        records: list[Message] = []
+        deadline = time.monotonic() + timeout_s
+        while remaining:
+            if time.monotonic() > deadline:
+                raise KafkaClientError(f"reading {topic}", "TIMED_OUT", "not read to its end", True, False)
+            watch.raise_if_fatal()
+            for message in consumer.consume(10_000, 0.5):
+                error = message.error()
+                if error is not None:
+                    log.warning("error reading topic", extra={"topic": topic, "error": error.str()})
+                    continue
+                records.append(message)
+            for tp in consumer.position([TopicPartition(topic, p) for p in remaining]):
+                if tp.offset >= remaining[tp.partition]:
+                    del remaining[tp.partition]
+        return records
+    finally:
+        consumer.close()

@@ -8,11 +8,10 @@ exactly-once mode can commit records and offsets in one producer transaction.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from mirror.formats.connect_offsets import (
     OffsetRecordError,
@@ -22,7 +21,8 @@ from mirror.formats.connect_offsets import (
     encode_key,
     encode_value,
 )
-from mirror.kafka import KafkaClientError, TopicAdmin, TopicSpec, make_consumer, watermarks
+from mirror.kafka import ClusterAdmin, TopicSpec
+from mirror.kafka.clients import read_to_end
 from mirror.runtime.contracts import SourcePartition
 
 log = logging.getLogger("mirror.runtime.offsets")
@@ -47,7 +47,7 @@ class OffsetStore:
         self.cluster = cluster
 
     def ensure_topic(self) -> None:
-        admin = TopicAdmin(self.settings.admin, f"{self.connector}|offsets-admin", self.settings.timeout_s)
+        admin = ClusterAdmin(self.settings.admin, f"{self.connector}|offsets-admin", self.settings.timeout_s)
         try:
             created = admin.create_topics(
                 [
@@ -66,47 +66,15 @@ class OffsetStore:
 
     def read(self) -> dict[SourcePartition, int]:
         """The last committed source offset of every partition of this connector's cluster."""
-        consumer, watch = make_consumer(self.settings.consumer, f"{self.connector}|offsets-reader")
-        try:
-            metadata = consumer.list_topics(self.settings.topic, timeout=self.settings.timeout_s)
-            topic_meta = metadata.topics.get(self.settings.topic)
-            if topic_meta is None or topic_meta.error is not None:
-                raise KafkaClientError(
-                    f"reading {self.settings.topic}", "UNKNOWN_TOPIC", "offsets topic missing", True, False
-                )
-            remaining: dict[int, int] = {}
-            for partition in topic_meta.partitions:
-                _low, high = watermarks(consumer, self.settings.topic, partition, self.settings.timeout_s)
-                if high > 0:
-                    remaining[partition] = high
-            consumer.assign([TopicPartition(self.settings.topic, p, OFFSET_BEGINNING) for p in remaining])
-            offsets: dict[SourcePartition, int] = {}
-            deadline = time.monotonic() + self.settings.timeout_s
-            while remaining:
-                if time.monotonic() > deadline:
-                    raise KafkaClientError(
-                        f"reading {self.settings.topic}",
-                        "TIMED_OUT",
-                        "offsets topic not read to end",
-                        True,
-                        False,
-                    )
-                watch.raise_if_fatal()
-                for message in consumer.consume(num_messages=10_000, timeout=0.5):
-                    error = message.error()
-                    if error is not None:
-                        log.warning("error reading offsets topic", extra={"error": error.str()})
-                        continue
-                    self._apply(offsets, message.key(), message.value())
-                # Positions, not the last offset seen: transaction markers and compaction leave
-                # offsets that are never delivered as records.
-                positions = consumer.position([TopicPartition(self.settings.topic, p) for p in remaining])
-                for tp in positions:
-                    if tp.offset >= remaining[tp.partition]:
-                        del remaining[tp.partition]
-            return offsets
-        finally:
-            consumer.close()
+        offsets: dict[SourcePartition, int] = {}
+        for record in read_to_end(
+            self.settings.consumer,
+            self.settings.topic,
+            f"{self.connector}|offsets-reader",
+            self.settings.timeout_s,
+        ):
+            self._apply(offsets, record.key(), record.value())
+        return offsets
 
     def _apply(self, offsets: dict[SourcePartition, int], key: bytes | None, value: bytes | None) -> None:
         try:

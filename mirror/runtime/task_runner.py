@@ -123,7 +123,8 @@ class TaskRunner:
                 trace = traceback.format_exc()
                 self._set_state(State.FAILED, trace)
                 log.error(
-                    "task failed; restarting after backoff",
+                    "task failed (%s); restarting after backoff",
+                    exc,
                     extra={
                         "connector": self.connector,
                         "task": self.task_id,

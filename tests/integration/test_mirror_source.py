@@ -14,7 +14,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from mirror.kafka import TopicAdmin
+from mirror.kafka import ClusterAdmin
 from tests.kafka_harness import KafkaClusters
 from tests.kafka_io import (
     Record,
@@ -177,7 +177,7 @@ def _topic_config(bootstrap: str, topic: str) -> dict[str, str | None]:
 
 def _overridden(bootstrap: str, topic: str, name: str) -> bool:
     """True if the topic itself sets the property (rather than inheriting a broker or default value)."""
-    admin = TopicAdmin({"bootstrap.servers": bootstrap}, "tests", 30)
+    admin = ClusterAdmin({"bootstrap.servers": bootstrap}, "tests", 30)
     return admin.describe_topic_configs([topic])[topic][name].is_dynamic_topic_config
 
 
