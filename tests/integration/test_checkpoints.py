@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from mirror.formats.mm2_records import Checkpoint, decode_checkpoint
 from tests.kafka_harness import KafkaClusters
@@ -15,6 +15,12 @@ from tests.kafka_io import (
     topic_partitions,
     wait_until,
 )
+
+COORDINATOR_NOT_READY = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
 
 
 def consume_and_commit(bootstrap: str, topic: str, group: str, count: int) -> list[bytes]:
@@ -33,7 +39,7 @@ def consume_and_commit(bootstrap: str, topic: str, group: str, count: int) -> li
     while len(seen) < count:
         for message in consumer.consume(count - len(seen), 5.0):
             error = message.error()
-            if error is not None and error.retriable():
+            if error is not None and (error.retriable() or error.code() in COORDINATOR_NOT_READY):
                 continue  # a cluster this fresh may still be electing its group coordinator
             assert error is None and message.value() is not None
             seen.append(message.value())  # type: ignore[arg-type]

@@ -455,8 +455,12 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             # Compaction never removes a partition's last record.
             keep = [*draw(st.lists(st.booleans(), min_size=len(view) - 1, max_size=len(view) - 1)), True]
             view = [u for u, kept in zip(view, keep, strict=True) if kept]
-        # A restarted task resumes from its committed offset: at most one past what it copied.
-        begin = first_start if progress is None else draw(st.integers(first_start, progress + 1))
+        # A restarted task resumes right after its committed progress: records copied after the
+        # last commit are copied again (at-least-once duplicates). An operator may also rewind
+        # the committed progress itself (an offsets reset), which moves every later restart too.
+        if progress is not None and draw(st.booleans()):
+            progress = draw(st.integers(first_start - 1, progress))
+        begin = first_start if progress is None else progress + 1
         pending = [u for u in view if u >= begin]
         copied = pending if final else pending[: draw(st.integers(0, len(pending)))]
         emitter = SyncEmitter(lag_max)
@@ -470,12 +474,14 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             else:
                 syncs += emitter.observe_each((u, first_d + k) for k, u in enumerate(batch))
             if draw(st.booleans()):
+                # A commit: the runtime makes the syncs (tail included) durable, then records progress.
                 syncs += emitter.flush()
+                progress = batch[-1]
             index += len(batch)
-        if final or draw(st.booleans()):  # a clean stop syncs the tail, a crash does not
+        if final or draw(st.booleans()):  # a clean stop commits, a crash loses what it had not committed
             syncs += emitter.flush()
-        if copied:
-            progress = copied[-1]
+            if copied:
+                progress = copied[-1]
     return Scenario(first_start, tuple(view), tuple(log), tuple(syncs), not compacting)
 
 
