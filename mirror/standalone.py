@@ -17,6 +17,7 @@ from connectors.mirror_heartbeat import MirrorHeartbeatConnector
 from connectors.mirror_source import MirrorSourceConnector
 from mirror.config.librdkafka import to_librdkafka
 from mirror.config.mm2 import FlowConfig, MirrorMakerConfig
+from mirror.runtime.contracts import Connector
 from mirror.runtime.offsets import OffsetStorageSettings
 from mirror.runtime.status import ConnectorStatus
 from mirror.runtime.worker import Worker, WorkerSettings
@@ -90,31 +91,25 @@ def _has_both_ends(flow: FlowConfig) -> bool:
     )
 
 
+def _connectors(flow: FlowConfig) -> list[tuple[Mapping[str, str], type[Connector]]]:
+    """The connectors MM2 runs for a herder pair: all three for an enabled flow, else heartbeats."""
+    connectors: list[tuple[Mapping[str, str], type[Connector]]] = []
+    if flow.enabled:
+        connectors.append((flow.source_connector, MirrorSourceConnector))
+        connectors.append((flow.checkpoint_connector, MirrorCheckpointConnector))
+    if flow.heartbeats_enabled:
+        connectors.append((flow.heartbeat_connector, MirrorHeartbeatConnector))
+    return connectors
+
+
 def start_flows(flows: Iterable[FlowConfig]) -> list[RunningFlow]:
     running: list[RunningFlow] = []
     for flow in flows:
         worker = Worker(worker_settings(flow))
-        if flow.enabled:
-            worker.add_connector(
-                flow.source_connector.get("name", "MirrorSourceConnector"),
-                MirrorSourceConnector(),
-                flow.source_connector,
-                cluster_alias=flow.source,
-            )
-        if flow.enabled:
-            worker.add_connector(
-                flow.checkpoint_connector.get("name", "MirrorCheckpointConnector"),
-                MirrorCheckpointConnector(),
-                flow.checkpoint_connector,
-                cluster_alias=flow.source,
-            )
-        if flow.heartbeats_enabled:
-            worker.add_connector(
-                flow.heartbeat_connector.get("name", "MirrorHeartbeatConnector"),
-                MirrorHeartbeatConnector(),
-                flow.heartbeat_connector,
-                cluster_alias=flow.source,
-            )
+        for config, connector_class in _connectors(flow):
+            # MM2's dedicated mode names each connector after its class; Connect keys offsets by it.
+            name = config.get("name", connector_class.__name__)
+            worker.add_connector(name, connector_class(), config, cluster_alias=flow.source)
         worker.start()
         running.append(RunningFlow(flow.source, flow.target, worker))
         log.info("flow started", extra={"flow": f"{flow.source}->{flow.target}"})

@@ -25,6 +25,7 @@ from tests.kafka_harness import (
     stop_clusters,
     stop_orphaned_test_runs,
     unique_topic_name,
+    wait_for_group_coordinator,
     wait_for_metadata,
 )
 
@@ -47,6 +48,7 @@ def kafka_clusters(request: pytest.FixtureRequest) -> Iterator[KafkaClusters]:
         clusters.update({name: process.cluster for name, process in processes.items()})
         for cluster in clusters.values():
             wait_for_metadata(cluster.bootstrap_servers)
+            wait_for_group_coordinator(cluster.bootstrap_servers)
         yield KafkaClusters(primary=clusters["primary"], backup=clusters["backup"], processes=processes)
     except BaseException:  # the clusters did not come up (test failures never propagate to here)
         broken = True

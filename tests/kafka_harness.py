@@ -239,6 +239,27 @@ def wait_for_metadata(bootstrap_servers: str, timeout: float = METADATA_TIMEOUT_
     raise KafkaHarnessError(f"{bootstrap_servers} did not answer metadata within {timeout}s: {last_error}")
 
 
+def wait_for_group_coordinator(bootstrap_servers: str, timeout: float = METADATA_TIMEOUT_SECONDS) -> None:
+    """Wait until the cluster's group coordinator answers (``__consumer_offsets`` is loaded).
+
+    A fresh broker answers metadata before it can coordinate groups; a consumer that asks for
+    committed offsets then gets NOT_COORDINATOR once and never asks again.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin.describe_consumer_groups(["mirror-tests-coordinator-probe"], request_timeout=5)[
+                "mirror-tests-coordinator-probe"
+            ].result(timeout=10)
+            return
+        except Exception as error:  # KafkaException while the coordinator is loading
+            last_error = error
+        time.sleep(0.2)
+    raise KafkaHarnessError(f"{bootstrap_servers}: no group coordinator within {timeout}s: {last_error}")
+
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+import time
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Producer, TopicPartition
 
 from mirror.formats.mm2_records import Checkpoint, decode_checkpoint
 from tests.kafka_harness import KafkaClusters
@@ -23,8 +25,13 @@ COORDINATOR_NOT_READY = {
 }
 
 
-def consume_and_commit(bootstrap: str, topic: str, group: str, count: int) -> list[bytes]:
-    """A real consumer in `group` reads `count` records of partition 0 and commits its position."""
+def consume_and_commit(
+    bootstrap: str, topic: str, group: str, count: int, *, start: int = OFFSET_INVALID, timeout: float = 60
+) -> list[bytes]:
+    """A real consumer in `group` reads `count` records of partition 0 and commits its position.
+
+    ``start`` defaults to the group's committed offset (what a failed-over consumer uses).
+    """
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -34,9 +41,11 @@ def consume_and_commit(bootstrap: str, topic: str, group: str, count: int) -> li
             "isolation.level": "read_committed",
         }
     )
-    consumer.assign([TopicPartition(topic, 0)])
+    consumer.assign([TopicPartition(topic, 0, start)])
     seen: list[bytes] = []
+    deadline = time.monotonic() + timeout
     while len(seen) < count:
+        assert time.monotonic() < deadline, f"only {len(seen)} of {count} records in {timeout}s"
         for message in consumer.consume(count - len(seen), 5.0):
             error = message.error()
             if error is not None and (error.retriable() or error.code() in COORDINATOR_NOT_READY):
@@ -72,7 +81,7 @@ def test_group_resumes_on_target_with_no_gap_and_no_duplicate(
             producer.produce(unique_name, value, partition=0)
         producer.commit_transaction(30)
     group = f"{unique_name}-group"
-    processed = consume_and_commit(primary, unique_name, group, 33)
+    processed = consume_and_commit(primary, unique_name, group, 33, start=OFFSET_BEGINNING)
     assert processed == values[:33]
 
     properties = mm2_properties(
