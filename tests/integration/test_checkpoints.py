@@ -6,7 +6,9 @@ import time
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Producer, TopicPartition
 
+from mirror.client import MirrorClient
 from mirror.formats.mm2_records import Checkpoint, decode_checkpoint
+from mirror.kafka import GroupOffset
 from tests.kafka_harness import KafkaClusters
 from tests.kafka_io import (
     create_topic,
@@ -111,6 +113,10 @@ def test_group_resumes_on_target_with_no_gap_and_no_duplicate(
 
     assert emitted[-1].topic == remote and emitted[-1].upstream_offset > 33  # markers: upstream > 33
     assert emitted[-1].downstream_offset == 33 == target_offset
+    # The RemoteClusterUtils equivalent reads the same answer from the checkpoints.
+    client = MirrorClient({"bootstrap.servers": backup})
+    assert client.translate_offsets(group, "primary") == {(remote, 0): GroupOffset(33, "")}
+    assert remote in client.remote_topics("primary")
     # Failover: the same group on the backup cluster receives exactly the records it had not processed.
     resumed = consume_and_commit(backup, remote, group, len(values) - 33)
     assert resumed == values[33:]
