@@ -140,6 +140,8 @@ def main() -> int:
                 f"{name:<24} p50 {percentile(values, 0.5):.2f} s  p99 {percentile(values, 0.99):.2f} s  "
                 f"mean {statistics.mean(values):.2f} s  ({len(values)} rounds, interval {args.interval} s)"
             )
+        for consumer in (source, reader, probe):
+            consumer.close()  # before the clusters stop, or librdkafka reports every reconnect
         return 0
     finally:
         if mirror is not None and mirror.poll() is None:
