@@ -51,7 +51,49 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ALIAS",
         help="run only the flows whose target is one of these clusters (default: all)",
     )
+    _add_runbook_commands(commands)
     return parser
+
+
+_RUNBOOK_NOTE = (
+    "mirror cannot stop a `mirror run` process: pre-flight watches the FROM->TO flow for about two "
+    "seconds and refuses (exit 4) while its progress or heartbeats still move; stop that flow first, "
+    "or pass --force knowing that records replicated later may be read again. Groups with active "
+    "members on the destination are skipped. Offsets only move forward, so running it twice is "
+    "harmless. Exit codes: 0 done (or already done), 2 bad configuration, 3 partial (some groups "
+    "skipped), 4 refused (nothing changed), 1 a cluster failed mid-way."
+)
+
+
+def _add_runbook_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    helps = {
+        "failover": (
+            "move consumer groups from cluster FROM to its replica TO (exact offsets, RPO report)",
+            "Commit on TO, for each selected group of FROM, the exact offset of its next unprocessed "
+            "record (from the FROM->TO flow's offset syncs, or the latest checkpoints on TO when FROM "
+            "is down), and print per partition the offsets on both sides and the records FROM holds "
+            "that TO lacks (RPO in records and seconds).",
+        ),
+        "failback": (
+            "bring groups that consume FROM's remote topics home to cluster TO",
+            "For groups on FROM consuming TO's remote topics (e.g. TO.orders), commit on TO's original "
+            "topics the upstream offset of the next record they have not processed, using the "
+            "TO->FROM flow's offset syncs. Groups consuming FROM's own topics move to TO's copies "
+            "(FROM.payments) as in a failover, through the FROM->TO flow when the file enables one; "
+            "it should have caught up. TO must answer.",
+        ),
+    }
+    for name, (summary, description) in helps.items():
+        sub = commands.add_parser(name, help=summary, description=f"{description} {_RUNBOOK_NOTE}")
+        sub.add_argument("--config", type=Path, required=True, help="mm2.properties file")
+        sub.add_argument("--from", dest="from_cluster", required=True, metavar="ALIAS", help="cluster left")
+        sub.add_argument("--to", dest="to_cluster", required=True, metavar="ALIAS", help="cluster joined")
+        sub.add_argument(
+            "--groups", metavar="REGEX", help="only groups whose whole name matches (and the flow's filter)"
+        )
+        sub.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
+        sub.add_argument("--json", action="store_true", help="print the plan as JSON")
+        sub.add_argument("--force", action="store_true", help="proceed while the flow still replicates")
 
 
 def load_config(path: Path) -> MirrorMakerConfig:
@@ -95,11 +137,34 @@ def run(config_path: Path, clusters: Sequence[str] | None) -> int:
     return EXIT_OK
 
 
+def runbook(args: argparse.Namespace) -> int:
+    # Imported here so `mirror --help` stays fast and needs no Kafka client.
+    from mirror.runbook.runner import run_runbook  # noqa: PLC0415
+
+    try:
+        config = load_config(args.config)
+    except (ConfigError, ConfigErrors) as exc:
+        print(f"mirror: configuration refused:\n{exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    return run_runbook(
+        config,
+        args.command,
+        args.from_cluster,
+        args.to_cluster,
+        groups=args.groups,
+        dry_run=args.dry_run,
+        as_json=args.json,
+        force=args.force,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_format)
     if args.command == "run":
         return run(args.config, args.clusters)
+    if args.command in ("failover", "failback"):
+        return runbook(args)
     return EXIT_FAILURE  # pragma: no cover - argparse rejects unknown commands
 
 
