@@ -8,7 +8,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from mirror.config.mm2 import resolve_mm2
@@ -179,3 +187,84 @@ def replicated(bootstrap: str, topic: str, expected: int) -> Callable[[], bool]:
             return False  # a topic this new may still be electing its leader
 
     return check
+
+
+def produce_transactions(
+    bootstrap: str, topic: str, sizes: Sequence[int], *, aborted: Sequence[int] = ()
+) -> list[bytes]:
+    """One transaction per entry of ``sizes`` on partition 0, values ``b"<txn>-<i>"``.
+
+    Each commit or abort leaves a marker offset, so upstream and downstream offsets diverge as
+    they do in production. Transactions whose index is in ``aborted`` are aborted after their
+    records reached the log. Returns the committed values, in order.
+    """
+    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": topic})
+    producer.init_transactions(30)
+    committed: list[bytes] = []
+    for txn, size in enumerate(sizes):
+        producer.begin_transaction()
+        values = [f"{txn}-{i}".encode() for i in range(size)]
+        for value in values:
+            producer.produce(topic, value, partition=0)
+        # Without a flush, abort_transaction purges records never sent: the log would hold no aborted data.
+        assert producer.flush(30) == 0
+        if txn in aborted:
+            producer.abort_transaction(30)
+        else:
+            producer.commit_transaction(30)
+            committed.extend(values)
+    return committed
+
+
+COORDINATOR_NOT_READY = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
+def consume_and_commit(
+    bootstrap: str,
+    topic: str,
+    group: str,
+    count: int,
+    *,
+    start: int = OFFSET_INVALID,
+    to_end: bool = False,
+    timeout: float = 60,
+) -> list[bytes]:
+    """A real consumer in ``group`` reads ``count`` records of partition 0 and commits its position.
+
+    ``start`` defaults to the group's committed offset, which is what a failed-over consumer
+    uses. With ``to_end``, a record beyond ``count`` (a duplicate, say) fails the call.
+    """
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    try:
+        consumer.assign([TopicPartition(topic, 0, start)])
+        seen: list[bytes] = []
+        deadline = time.monotonic() + timeout
+        while len(seen) < count:
+            assert time.monotonic() < deadline, f"only {len(seen)} of {count} records in {timeout}s"
+            for message in consumer.consume(count - len(seen), 2.0):
+                error = message.error()
+                if error is not None and (error.retriable() or error.code() in COORDINATOR_NOT_READY):
+                    continue  # a cluster this fresh may still be electing its group coordinator
+                value = message.value()
+                assert error is None and value is not None, error
+                seen.append(value)
+        if to_end:
+            assert not [m for m in consumer.consume(10, 2.0) if m.error() is None], (
+                "more records than expected"
+            )
+        consumer.commit(asynchronous=False)
+        return seen
+    finally:
+        consumer.close()

@@ -2,61 +2,23 @@
 
 from __future__ import annotations
 
-import time
-
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from mirror.client import MirrorClient
 from mirror.formats.mm2_records import Checkpoint, decode_checkpoint
 from mirror.kafka import GroupOffset
 from tests.kafka_harness import KafkaClusters
 from tests.kafka_io import (
+    consume_and_commit,
     create_topic,
     mm2_properties,
+    produce_transactions,
     read_all,
     replicated,
     running,
     topic_partitions,
     wait_until,
 )
-
-COORDINATOR_NOT_READY = {
-    KafkaError.NOT_COORDINATOR,
-    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-    KafkaError.COORDINATOR_NOT_AVAILABLE,
-}
-
-
-def consume_and_commit(
-    bootstrap: str, topic: str, group: str, count: int, *, start: int = OFFSET_INVALID, timeout: float = 60
-) -> list[bytes]:
-    """A real consumer in `group` reads `count` records of partition 0 and commits its position.
-
-    ``start`` defaults to the group's committed offset (what a failed-over consumer uses).
-    """
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.assign([TopicPartition(topic, 0, start)])
-    seen: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    while len(seen) < count:
-        assert time.monotonic() < deadline, f"only {len(seen)} of {count} records in {timeout}s"
-        for message in consumer.consume(count - len(seen), 5.0):
-            error = message.error()
-            if error is not None and (error.retriable() or error.code() in COORDINATOR_NOT_READY):
-                continue  # a cluster this fresh may still be electing its group coordinator
-            assert error is None and message.value() is not None
-            seen.append(message.value())  # type: ignore[arg-type]
-    consumer.commit(asynchronous=False)
-    consumer.close()
-    return seen
 
 
 def checkpoints(bootstrap: str, group: str) -> list[Checkpoint]:
@@ -71,17 +33,7 @@ def test_group_resumes_on_target_with_no_gap_and_no_duplicate(
 ) -> None:
     primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
     create_topic(primary, unique_name)
-    # Transactions leave a marker offset after each commit: upstream and downstream offsets diverge.
-    producer = Producer({"bootstrap.servers": primary, "transactional.id": unique_name})
-    producer.init_transactions(30)
-    values = []
-    for txn in range(10):
-        producer.begin_transaction()
-        for i in range(7):
-            value = f"{txn}-{i}".encode()
-            values.append(value)
-            producer.produce(unique_name, value, partition=0)
-        producer.commit_transaction(30)
+    values = produce_transactions(primary, unique_name, [7] * 10)
     group = f"{unique_name}-group"
     processed = consume_and_commit(primary, unique_name, group, 33, start=OFFSET_BEGINNING)
     assert processed == values[:33]
@@ -118,5 +70,5 @@ def test_group_resumes_on_target_with_no_gap_and_no_duplicate(
     assert client.translate_offsets(group, "primary") == {(remote, 0): GroupOffset(33, "")}
     assert remote in client.remote_topics("primary")
     # Failover: the same group on the backup cluster receives exactly the records it had not processed.
-    resumed = consume_and_commit(backup, remote, group, len(values) - 33)
+    resumed = consume_and_commit(backup, remote, group, len(values) - 33, to_end=True)
     assert resumed == values[33:]

@@ -8,16 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer
 
 from mirror.formats.mm2_records import decode_checkpoint
 from mirror.kafka import ClusterAdmin
 from tests.kafka_harness import KafkaClusters
 from tests.kafka_io import (
     Record,
+    consume_and_commit,
     create_topic,
     mm2_properties,
     produce,
+    produce_transactions,
     read_all,
     replicated,
     running,
@@ -26,55 +28,6 @@ from tests.kafka_io import (
 )
 
 MIRROR = [sys.executable, "-m", "mirror.cli"]
-COORDINATOR_NOT_READY = {
-    KafkaError.NOT_COORDINATOR,
-    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-    KafkaError.COORDINATOR_NOT_AVAILABLE,
-}
-
-
-def produce_transactions(bootstrap: str, topic: str, transactions: int = 10, size: int = 7) -> list[bytes]:
-    """Transaction markers make upstream and downstream offsets diverge, as in production."""
-    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": topic})
-    producer.init_transactions(30)
-    values = []
-    for txn in range(transactions):
-        producer.begin_transaction()
-        for i in range(size):
-            value = f"{txn}-{i}".encode()
-            values.append(value)
-            producer.produce(topic, value, partition=0)
-        producer.commit_transaction(30)
-    return values
-
-
-def consume_and_commit(
-    bootstrap: str, topic: str, group: str, count: int, *, to_end: bool = False
-) -> list[bytes]:
-    """A real consumer in `group` reads `count` records of partition 0 from its committed position."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.assign([TopicPartition(topic, 0)])
-    seen: list[bytes] = []
-    while len(seen) < count:
-        for message in consumer.consume(count - len(seen), 5.0):
-            error = message.error()
-            if error is not None and (error.retriable() or error.code() in COORDINATOR_NOT_READY):
-                continue
-            assert error is None and message.value() is not None
-            seen.append(message.value())  # type: ignore[arg-type]
-    if to_end:  # a duplicate would show up as one record too many
-        assert not [m for m in consumer.consume(10, 2.0) if m.error() is None]
-    consumer.commit(asynchronous=False)
-    consumer.close()
-    return seen
 
 
 def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
@@ -99,7 +52,7 @@ def setup_flow(
     """A topic of 70 committed records, replicated to backup by a flow that has stopped again."""
     primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
     create_topic(primary, name)
-    values = produce_transactions(primary, name)
+    values = produce_transactions(primary, name, [7] * 10)
     properties = mm2_properties(
         primary,
         backup,
@@ -188,7 +141,7 @@ def test_failover_refuses_while_the_flow_runs(
 ) -> None:
     primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
     create_topic(primary, unique_name)
-    values = produce_transactions(primary, unique_name, 2)
+    values = produce_transactions(primary, unique_name, [7] * 2)
     group = f"{unique_name}-group"
     consume_and_commit(primary, unique_name, group, 5)
     properties = mm2_properties(
@@ -238,7 +191,7 @@ def test_failback_moves_groups_on_backup_topics_to_their_copies(
 ) -> None:
     primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
     create_topic(backup, unique_name)  # produced on backup while primary was away
-    values = produce_transactions(backup, unique_name)
+    values = produce_transactions(backup, unique_name, [7] * 10)
     group = f"{unique_name}-group"
     assert consume_and_commit(backup, unique_name, group, 33) == values[:33]
     properties = mm2_properties(
@@ -269,7 +222,7 @@ def test_failover_without_primary_uses_the_latest_checkpoints(
 ) -> None:
     primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
     create_topic(primary, unique_name)
-    values = produce_transactions(primary, unique_name)
+    values = produce_transactions(primary, unique_name, [7] * 10)
     group = f"{unique_name}-group"
     consume_and_commit(primary, unique_name, group, 33)
     properties = mm2_properties(

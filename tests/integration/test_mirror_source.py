@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Producer
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -21,6 +20,7 @@ from tests.kafka_io import (
     create_topic,
     mm2_properties,
     produce,
+    produce_transactions,
     read_all,
     replicated,
     running,
@@ -188,32 +188,16 @@ def _describe(bootstrap: str, topic: str) -> dict[str, ConfigEntry]:
     return entries
 
 
-def _transactions(bootstrap: str, topic: str) -> None:
-    """Three transactions on partition 0: committed, aborted, committed."""
-    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": topic})
-    producer.init_transactions(30)
-    for outcome in ("commit", "abort", "commit"):
-        producer.begin_transaction()
-        for i in range(5):
-            producer.produce(topic, f"{outcome}-{i}".encode(), partition=0)
-        # Without a flush, abort_transaction purges records never sent: the log would hold no aborted data.
-        assert producer.flush(30) == 0
-        if outcome == "commit":
-            producer.commit_transaction(30)
-        else:
-            producer.abort_transaction(30)
-
-
 def test_aborted_transactions_are_not_replicated(kafka_clusters: KafkaClusters, unique_name: str) -> None:
     primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
     create_topic(primary, unique_name)
-    _transactions(primary, unique_name)
+    committed = produce_transactions(primary, unique_name, [5, 5, 5], aborted=[1])
 
     with running(flow_properties(kafka_clusters, unique_name)):
         wait_until(replicated(backup, f"primary.{unique_name}", 10), what="committed records")
         time.sleep(1)
     values = [r.value for r in read_all(backup, f"primary.{unique_name}", isolation="read_uncommitted")]
-    assert values == [f"commit-{i}".encode() for i in range(5)] * 2
+    assert values == committed == [f"{txn}-{i}".encode() for txn in (0, 2) for i in range(5)]
 
 
 def test_cluster_consumer_settings_reach_the_source_consumer(
@@ -222,7 +206,7 @@ def test_cluster_consumer_settings_reach_the_source_consumer(
     """`primary.consumer.isolation.level` (MM2's per-cluster consumer key) switches to MM2's default."""
     primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
     create_topic(primary, unique_name)
-    _transactions(primary, unique_name)
+    produce_transactions(primary, unique_name, [5, 5, 5], aborted=[1])
 
     properties = flow_properties(
         kafka_clusters, unique_name, "primary.consumer.isolation.level = read_uncommitted"
@@ -230,9 +214,7 @@ def test_cluster_consumer_settings_reach_the_source_consumer(
     with running(properties):
         wait_until(replicated(backup, f"primary.{unique_name}", 15), what="every record, aborted ones too")
     values = [r.value for r in read_all(backup, f"primary.{unique_name}", isolation="read_uncommitted")]
-    assert values == [
-        f"{outcome}-{i}".encode() for outcome in ("commit", "abort", "commit") for i in range(5)
-    ]
+    assert values == [f"{txn}-{i}".encode() for txn in range(3) for i in range(5)]
 
 
 def test_restart_resumes_after_last_replicated_record(

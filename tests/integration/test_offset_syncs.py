@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from mirror.formats.mm2_records import OffsetSync, decode_offset_sync
 from mirror.translation import Exact, OffsetMap
 from tests.kafka_harness import KafkaClusters
-from tests.kafka_io import create_topic, mm2_properties, read_all, replicated, running, wait_until
+from tests.kafka_io import (
+    create_topic,
+    mm2_properties,
+    produce_transactions,
+    read_all,
+    replicated,
+    running,
+    wait_until,
+)
 
 
 def source_offsets(bootstrap: str, topic: str) -> list[int]:
@@ -33,13 +41,7 @@ def syncs_for(bootstrap: str, topic: str) -> list[OffsetSync]:
 def test_syncs_make_every_offset_translate_exactly(kafka_clusters: KafkaClusters, unique_name: str) -> None:
     primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
     create_topic(primary, unique_name)
-    producer = Producer({"bootstrap.servers": primary, "transactional.id": unique_name})
-    producer.init_transactions(30)
-    for txn in range(6):  # each commit marker is a one-offset gap upstream
-        producer.begin_transaction()
-        for i in range(txn + 1):
-            producer.produce(unique_name, f"{txn}-{i}".encode(), partition=0)
-        producer.commit_transaction(30)
+    produce_transactions(primary, unique_name, [1, 2, 3, 4, 5, 6])  # each marker: a one-offset gap upstream
     upstream = source_offsets(primary, unique_name)
     assert len(upstream) == 21 and upstream[-1] > 21  # gaps really are there
 
