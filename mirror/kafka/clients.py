@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import (
@@ -28,18 +27,21 @@ from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger("mirror.kafka")
 
-_SECRET_MARKERS = ("password", "secret", "jaas", "ssl.key", "token", "credential")
 
-
-@dataclass(frozen=True)
 class KafkaClientError(Exception):
-    """A Kafka error with the context an operator needs to act on it."""
+    """A Kafka error with the context an operator needs to act on it.
 
-    context: str
-    code: str
-    reason: str
-    retriable: bool
-    fatal: bool
+    A plain exception class, not a frozen dataclass: raising sets ``__traceback__`` on the
+    instance, which a frozen dataclass refuses.
+    """
+
+    def __init__(self, context: str, code: str, reason: str, retriable: bool, fatal: bool) -> None:
+        super().__init__(context, code, reason)
+        self.context = context
+        self.code = code
+        self.reason = reason
+        self.retriable = retriable
+        self.fatal = fatal
 
     def __str__(self) -> str:
         kind = "fatal" if self.fatal else ("retriable" if self.retriable else "error")
@@ -90,14 +92,6 @@ class ErrorWatch:
             fatal = self._fatal
         if fatal is not None:
             raise fatal
-
-
-def redacted(config: Mapping[str, object]) -> dict[str, object]:
-    """A copy of a client config that is safe to log."""
-    return {
-        key: ("********" if any(marker in key for marker in _SECRET_MARKERS) else value)
-        for key, value in config.items()
-    }
 
 
 class _KnownConfigWarnings(logging.Filter):
@@ -151,6 +145,13 @@ def make_admin(config: Mapping[str, str], name: str) -> AdminClient:
         raise failure_from(exc, f"creating admin client {name}") from exc
 
 
+# librdkafka does not flag these as retriable for a watermark query, but a topic created a
+# moment ago answers them until its leader is elected and known.
+_LEADERSHIP_IN_FLUX = frozenset(
+    {"NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_PARTITION"}
+)
+
+
 def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
     """(low, high) offsets of a partition, riding out the leader moves a new topic goes through."""
     deadline = time.monotonic() + timeout_s
@@ -162,7 +163,8 @@ def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float)
             return int(low), int(high)
         except KafkaException as exc:
             failure = failure_from(exc, f"watermarks of {topic}-{partition}")
-            if not failure.retriable or time.monotonic() >= deadline:
+            transient = failure.retriable or failure.code in _LEADERSHIP_IN_FLUX
+            if not transient or time.monotonic() >= deadline:
                 raise failure from exc
             time.sleep(0.1)
 

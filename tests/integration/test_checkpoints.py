@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from mirror.client import MirrorClient
@@ -9,9 +11,11 @@ from mirror.formats.mm2_records import Checkpoint, decode_checkpoint
 from mirror.kafka import GroupOffset
 from tests.kafka_harness import KafkaClusters
 from tests.kafka_io import (
+    Record,
     consume_and_commit,
     create_topic,
     mm2_properties,
+    produce,
     produce_transactions,
     read_all,
     replicated,
@@ -33,7 +37,8 @@ def test_group_resumes_on_target_with_no_gap_and_no_duplicate(
 ) -> None:
     primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
     create_topic(primary, unique_name)
-    values = produce_transactions(primary, unique_name, [7] * 10)
+    # Committed and aborted transactions: markers and aborted records both leave upstream gaps.
+    values = produce_transactions(primary, unique_name, [7] * 10, aborted=[2, 6])
     group = f"{unique_name}-group"
     processed = consume_and_commit(primary, unique_name, group, 33, start=OFFSET_BEGINNING)
     assert processed == values[:33]
@@ -52,16 +57,9 @@ def test_group_resumes_on_target_with_no_gap_and_no_duplicate(
     with running(properties):
         wait_until(replicated(backup, remote, len(values)), what="replication")
         emitted = wait_until(lambda: checkpoints(backup, group), what="a checkpoint for the group")
-
-        def committed_on_backup() -> int | None:
-            consumer = Consumer({"bootstrap.servers": backup, "group.id": group})
-            try:
-                position = consumer.committed([TopicPartition(remote, 0)], timeout=10)[0].offset
-            finally:
-                consumer.close()
-            return position if position >= 0 else None
-
-        target_offset = wait_until(committed_on_backup, what="the group's offset synced to backup")
+        target_offset = wait_until(
+            lambda: committed_offset(backup, group, remote), what="the group's offset synced to backup"
+        )
 
     assert emitted[-1].topic == remote and emitted[-1].upstream_offset > 33  # markers: upstream > 33
     assert emitted[-1].downstream_offset == 33 == target_offset
@@ -72,3 +70,67 @@ def test_group_resumes_on_target_with_no_gap_and_no_duplicate(
     # Failover: the same group on the backup cluster receives exactly the records it had not processed.
     resumed = consume_and_commit(backup, remote, group, len(values) - 33, to_end=True)
     assert resumed == values[33:]
+
+
+def committed_offset(bootstrap: str, group: str, topic: str) -> int | None:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        position = consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
+    finally:
+        consumer.close()
+    return position if position >= 0 else None
+
+
+def test_failover_is_exact_on_a_compacted_topic_after_a_restart(
+    kafka_clusters: KafkaClusters, unique_name: str
+) -> None:
+    primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
+    # Small segments and an eager cleaner, so the log really is compacted before replication.
+    create_topic(
+        primary,
+        unique_name,
+        config={"cleanup.policy": "compact", "segment.ms": "100", "min.cleanable.dirty.ratio": "0.01"},
+    )
+    produce(
+        primary, unique_name, [Record(0, f"k{n % 10}".encode(), str(n).encode(), (), 0) for n in range(100)]
+    )
+    time.sleep(0.5)  # let the active segment age past segment.ms, then roll it with new records
+    produce(
+        primary,
+        unique_name,
+        [Record(0, f"late{n}".encode(), str(100 + n).encode(), (), 0) for n in range(10)],
+    )
+
+    def compacted() -> list[Record]:
+        records = read_all(primary, unique_name)
+        return records if len(records) < 110 else []
+
+    wait_until(compacted, timeout=120, interval=1, what="the log cleaner to compact the source topic")
+    group = f"{unique_name}-group"
+    remote = f"primary.{unique_name}"
+    properties = mm2_properties(
+        primary,
+        backup,
+        "primary->backup.enabled = true",
+        f"primary->backup.topics = {unique_name}",
+        f"primary->backup.groups = {group}",
+        "emit.checkpoints.interval.seconds = 1",
+        "sync.group.offsets.enabled = true",
+        "sync.group.offsets.interval.seconds = 1",
+        "refresh.groups.interval.seconds = 1",
+    )
+    with running(properties):  # a first run of the replicator, stopped...
+        wait_until(replicated(backup, remote, len(read_all(primary, unique_name))), what="first run")
+    produce(
+        primary, unique_name, [Record(0, f"new{n}".encode(), str(200 + n).encode(), (), 0) for n in range(20)]
+    )
+    source = [r.value for r in read_all(primary, unique_name)]
+    processed = consume_and_commit(primary, unique_name, group, len(source) - 25, start=OFFSET_BEGINNING)
+    assert processed == source[: len(source) - 25]
+    with running(properties):  # ...and restarted: a new task lifetime, new offset syncs
+        wait_until(replicated(backup, remote, len(source)), what="second run")
+        wait_until(
+            lambda: committed_offset(backup, group, remote) == len(source) - 25, what="exact group offset"
+        )
+    resumed = consume_and_commit(backup, remote, group, 25, to_end=True)
+    assert resumed == source[len(source) - 25 :]
