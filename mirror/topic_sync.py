@@ -10,10 +10,21 @@ topic sends nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-
-from mirror.kafka.admin import ConfigEntryInfo
+from dataclasses import dataclass
 
 TopicPartitionPair = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class ConfigEntryInfo:
+    """One topic config property as ``describe_configs`` reports it."""
+
+    value: str | None
+    is_default: bool
+    is_dynamic_topic_config: bool
+    read_only: bool
+    sensitive: bool
+    from_static_broker_config: bool
 
 
 def syncable(name: str, entry: ConfigEntryInfo, excluded: Callable[[str], bool]) -> bool:

@@ -7,7 +7,6 @@ because wrapping each record would put a Python object of ours on the hot path.
 
 from mirror.kafka.admin import (
     ClusterAdmin,
-    ConfigEntryInfo,
     GroupOffset,
     TopicSpec,
 )
@@ -22,7 +21,6 @@ from mirror.kafka.clients import (
 
 __all__ = [
     "ClusterAdmin",
-    "ConfigEntryInfo",
     "GroupOffset",
     "KafkaClientError",
     "TopicSpec",

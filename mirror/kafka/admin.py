@@ -26,6 +26,7 @@ from confluent_kafka.admin import (
 )
 
 from mirror.kafka.clients import KafkaClientError, failure_from, make_admin
+from mirror.topic_sync import ConfigEntryInfo
 
 log = logging.getLogger("mirror.kafka.admin")
 
@@ -38,16 +39,6 @@ class TopicSpec:
     partitions: int
     replication_factor: int  # -1: the broker's default
     configs: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ConfigEntryInfo:
-    value: str | None
-    is_default: bool
-    is_dynamic_topic_config: bool
-    read_only: bool
-    sensitive: bool
-    from_static_broker_config: bool
 
 
 def _entry_info(entry: ConfigEntry) -> ConfigEntryInfo:

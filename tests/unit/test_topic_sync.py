@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mirror.kafka.admin import ConfigEntryInfo
 from mirror.topic_sync import (
+    ConfigEntryInfo,
     config_changes,
     configs_for_new_topic,
     format_assigned_partitions,
