@@ -169,6 +169,7 @@ class MirrorCheckpointTask(SourceTask):
         self._next_emit = 0.0
         self._next_sync = 0.0
         self._stop = threading.Event()
+        self._context: SourceTaskContext | None = None
 
     @property
     def config(self) -> MirrorCheckpointConfig:
@@ -178,6 +179,7 @@ class MirrorCheckpointTask(SourceTask):
     def start(self, config: TaskConfig, context: SourceTaskContext) -> None:
         parsed = MirrorCheckpointConfig.parse(config)
         self._config = parsed
+        self._context = context
         self._groups = [group for group in config.get(GROUPS_KEY, "").split(",") if group]
         self._source_admin = _admin(parsed, "source")
         self._target_admin = _admin(parsed, "target")
@@ -321,6 +323,7 @@ class MirrorCheckpointTask(SourceTask):
         except KafkaClientError as exc:
             log.warning("cannot describe target groups", extra={"error": str(exc)})
             return
+        active: list[str] = []
         for group, offsets in wanted.items():
             state = states.get(group, "DEAD")
             if state not in _IDLE_GROUP_STATES:
@@ -328,6 +331,7 @@ class MirrorCheckpointTask(SourceTask):
                     "group offsets not synced: the group has active members on the target",
                     extra={"group": group, "state": state, "cluster": self.config.target_alias},
                 )
+                active.append(f"{group} ({state})")
                 continue
             try:
                 current = self._target_admin.group_offsets(group)
@@ -342,6 +346,10 @@ class MirrorCheckpointTask(SourceTask):
                 continue
             if forward:
                 log.info("synced group offsets", extra={"group": group, "partitions": len(forward)})
+        if self._context is not None:
+            # The task's status says which groups wait, so an operator sees it without the logs.
+            note = f"group offsets not synced, active on {self.config.target_alias}: {', '.join(active)}"
+            self._context.report(note if active else None)
 
     def producer_config(self) -> Mapping[str, str]:
         return self.config.target_producer.librdkafka

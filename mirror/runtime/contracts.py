@@ -67,6 +67,9 @@ class SourceTaskContext(Protocol):
     def last_committed_offsets(self, partitions: Sequence[SourcePartition]) -> Mapping[SourcePartition, int]:
         """The last source offset whose record the target acknowledged, per partition that has one."""
 
+    def report(self, detail: str | None) -> None:
+        """Set (or, with None, clear) a short note shown with the task's status."""
+
 
 class SourceTask(abc.ABC):
     """Moves records from a source into the worker's target producer."""

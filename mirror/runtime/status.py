@@ -21,6 +21,8 @@ class TaskStatus:
     state: State
     worker_id: str
     trace: str | None = None
+    detail: str | None = None
+    """A task's own note on its state, e.g. the groups a checkpoint task could not sync."""
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ class TaskRunner:
         self._lock = threading.Lock()
         self._state = State.UNASSIGNED
         self._trace: str | None = None
+        self._detail: str | None = None
         self._thread = threading.Thread(target=self._run, name=f"{connector}-{task_id}", daemon=True)
         # Per-run state, reset by _run_once.
         self._acked: list[DeliveredRun] = []
@@ -102,7 +103,11 @@ class TaskRunner:
 
     def status(self) -> TaskStatus:
         with self._lock:
-            return TaskStatus(self.task_id, self._state, self.worker_id, self._trace)
+            return TaskStatus(self.task_id, self._state, self.worker_id, self._trace, self._detail)
+
+    def _report(self, detail: str | None) -> None:
+        with self._lock:
+            self._detail = detail
 
     def _set_state(self, state: State, trace: str | None = None) -> None:
         with self._lock:
@@ -146,7 +151,7 @@ class TaskRunner:
         task = self._task_factory()
         self._acked = []
         self._delivery_error = None
-        task.start(self.config, _TaskContext(self._offsets))
+        task.start(self.config, _TaskContext(self._offsets, self._report))
         producer: Producer | None = None
         try:
             producer_config = {**PRODUCER_DEFAULTS, **task.producer_config(), **PRODUCER_INVARIANTS}
@@ -338,8 +343,9 @@ class TaskRunner:
 
 
 class _TaskContext:
-    def __init__(self, offsets: OffsetStore) -> None:
+    def __init__(self, offsets: OffsetStore, report: Callable[[str | None], None]) -> None:
         self._offsets = offsets
+        self.report = report
 
     def last_committed_offsets(self, partitions: Sequence[SourcePartition]) -> Mapping[SourcePartition, int]:
         stored = self._offsets.read()

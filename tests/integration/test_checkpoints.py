@@ -134,3 +134,42 @@ def test_failover_is_exact_on_a_compacted_topic_after_a_restart(
         )
     resumed = consume_and_commit(backup, remote, group, 25, to_end=True)
     assert resumed == source[len(source) - 25 :]
+
+
+def test_group_active_on_target_is_skipped_and_reported(
+    kafka_clusters: KafkaClusters, unique_name: str
+) -> None:
+    primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
+    create_topic(primary, unique_name)
+    produce(primary, unique_name, [Record(0, None, str(n).encode(), (), 0) for n in range(20)])
+    group = f"{unique_name}-group"
+    consume_and_commit(primary, unique_name, group, 10, start=OFFSET_BEGINNING)
+    remote = f"primary.{unique_name}"
+    properties = mm2_properties(
+        primary,
+        backup,
+        "primary->backup.enabled = true",
+        f"primary->backup.topics = {unique_name}",
+        f"primary->backup.groups = {group}",
+        "emit.checkpoints.interval.seconds = 1",
+        "sync.group.offsets.enabled = true",
+        "sync.group.offsets.interval.seconds = 1",
+    )
+    with running(properties) as flows:
+        wait_until(replicated(backup, remote, 20), what="replication")
+        # A live member of the same group on the target: the broker would refuse a commit.
+        member = Consumer({"bootstrap.servers": backup, "group.id": group, "enable.auto.commit": False})
+        member.subscribe([remote])
+        try:
+            worker = flows[0].worker
+
+            def reported() -> str | None:
+                member.poll(0.2)  # stay a live member
+                tasks = worker.status("MirrorCheckpointConnector").tasks
+                return tasks[0].detail if tasks and tasks[0].detail and group in tasks[0].detail else None
+
+            detail = wait_until(reported, what="the task to report the skipped group")
+            assert committed_offset(backup, group, remote) is None  # nothing was committed under it
+        finally:
+            member.close()
+    assert detail is not None and f"active on backup: {group} (" in detail  # then the group's state
