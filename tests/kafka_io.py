@@ -268,3 +268,20 @@ def consume_and_commit(
         return seen
     finally:
         consumer.close()
+
+
+def group_flow_properties(
+    primary: str, backup: str, topic: str, group: str, *lines: str, sync_group_offsets: bool = False
+) -> str:
+    """A primary->backup flow of ``topic`` that checkpoints ``group`` every second."""
+    sync = ["sync.group.offsets.enabled = true", "sync.group.offsets.interval.seconds = 1"]
+    return mm2_properties(
+        primary,
+        backup,
+        "primary->backup.enabled = true",
+        f"primary->backup.topics = {topic}",
+        f"primary->backup.groups = {group}",
+        "emit.checkpoints.interval.seconds = 1",
+        *(sync if sync_group_offsets else []),
+        *lines,
+    )

@@ -33,7 +33,7 @@ from tests.kafka_harness import KAFKA_LOCAL, KafkaClusters
 from tests.kafka_io import (
     consume_and_commit,
     create_topic,
-    mm2_properties,
+    group_flow_properties,
     produce_transactions,
     read_all,
     replicated,
@@ -93,14 +93,7 @@ def test_apache_remote_cluster_utils_reads_our_checkpoints(
         decoded = (decode_checkpoint(k, v) for k, v in records_of(backup, "primary.checkpoints.internal"))
         return [c for c in decoded if c.group == group]
 
-    properties = mm2_properties(
-        primary,
-        backup,
-        "primary->backup.enabled = true",
-        f"primary->backup.topics = {unique_name}",
-        f"primary->backup.groups = {group}",
-        "emit.checkpoints.interval.seconds = 1",
-    )
+    properties = group_flow_properties(primary, backup, unique_name, group)
     with running(properties):
         wait_until(replicated(backup, remote, len(values)), what="replication")
         ours = wait_until(our_checkpoints, what="our checkpoint for the group")[-1]

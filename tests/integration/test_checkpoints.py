@@ -14,7 +14,7 @@ from tests.kafka_io import (
     Record,
     consume_and_commit,
     create_topic,
-    mm2_properties,
+    group_flow_properties,
     produce,
     produce_transactions,
     read_all,
@@ -43,16 +43,7 @@ def test_group_resumes_on_target_with_no_gap_and_no_duplicate(
     processed = consume_and_commit(primary, unique_name, group, 33, start=OFFSET_BEGINNING)
     assert processed == values[:33]
 
-    properties = mm2_properties(
-        primary,
-        backup,
-        "primary->backup.enabled = true",
-        f"primary->backup.topics = {unique_name}",
-        f"primary->backup.groups = {group}",
-        "emit.checkpoints.interval.seconds = 1",
-        "sync.group.offsets.enabled = true",
-        "sync.group.offsets.interval.seconds = 1",
-    )
+    properties = group_flow_properties(primary, backup, unique_name, group, sync_group_offsets=True)
     remote = f"primary.{unique_name}"
     with running(properties):
         wait_until(replicated(backup, remote, len(values)), what="replication")
@@ -108,16 +99,8 @@ def test_failover_is_exact_on_a_compacted_topic_after_a_restart(
     wait_until(compacted, timeout=120, interval=1, what="the log cleaner to compact the source topic")
     group = f"{unique_name}-group"
     remote = f"primary.{unique_name}"
-    properties = mm2_properties(
-        primary,
-        backup,
-        "primary->backup.enabled = true",
-        f"primary->backup.topics = {unique_name}",
-        f"primary->backup.groups = {group}",
-        "emit.checkpoints.interval.seconds = 1",
-        "sync.group.offsets.enabled = true",
-        "sync.group.offsets.interval.seconds = 1",
-        "refresh.groups.interval.seconds = 1",
+    properties = group_flow_properties(
+        primary, backup, unique_name, group, "refresh.groups.interval.seconds = 1", sync_group_offsets=True
     )
     with running(properties):  # a first run of the replicator, stopped...
         wait_until(replicated(backup, remote, len(read_all(primary, unique_name))), what="first run")
@@ -145,16 +128,7 @@ def test_group_active_on_target_is_skipped_and_reported(
     group = f"{unique_name}-group"
     consume_and_commit(primary, unique_name, group, 10, start=OFFSET_BEGINNING)
     remote = f"primary.{unique_name}"
-    properties = mm2_properties(
-        primary,
-        backup,
-        "primary->backup.enabled = true",
-        f"primary->backup.topics = {unique_name}",
-        f"primary->backup.groups = {group}",
-        "emit.checkpoints.interval.seconds = 1",
-        "sync.group.offsets.enabled = true",
-        "sync.group.offsets.interval.seconds = 1",
-    )
+    properties = group_flow_properties(primary, backup, unique_name, group, sync_group_offsets=True)
     with running(properties) as flows:
         wait_until(replicated(backup, remote, 20), what="replication")
         # A live member of the same group on the target: the broker would refuse a commit.

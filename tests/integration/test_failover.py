@@ -17,6 +17,7 @@ from tests.kafka_io import (
     Record,
     consume_and_commit,
     create_topic,
+    group_flow_properties,
     mm2_properties,
     produce,
     produce_transactions,
@@ -225,14 +226,7 @@ def test_failover_without_primary_uses_the_latest_checkpoints(
     values = produce_transactions(primary, unique_name, [7] * 10)
     group = f"{unique_name}-group"
     consume_and_commit(primary, unique_name, group, 33)
-    properties = mm2_properties(
-        primary,
-        backup,
-        "primary->backup.enabled = true",
-        f"primary->backup.topics = {unique_name}",
-        f"primary->backup.groups = {group}",
-        "emit.checkpoints.interval.seconds = 1",
-    )
+    properties = group_flow_properties(primary, backup, unique_name, group)
     remote = f"primary.{unique_name}"
     with running(properties):
         wait_until(replicated(backup, remote, len(values)), what="replication")
