@@ -20,10 +20,12 @@ from mirror.config.librdkafka import (
     is_secret_key,
     to_librdkafka,
 )
+from tests import made_up
 
 PLAIN = "org.apache.kafka.common.security.plain.PlainLoginModule"
 SCRAM = "org.apache.kafka.common.security.scram.ScramLoginModule"
 OAUTH = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule"
+PASSWORD, OTHER_PASSWORD = made_up.secret(), made_up.secret()
 
 
 def translate(props: dict[str, str], role: Role = "consumer") -> dict[str, str]:
@@ -121,23 +123,25 @@ class TestPassThrough:
 class TestMappedJavaSettings:
     def test_plain_and_scram_jaas(self) -> None:
         for module in (PLAIN, SCRAM):
-            jaas = f'{module} required username="alice" password="s3cr\\"et";'
+            # An escaped quote inside the quoted value must come through as a plain quote.
+            jaas = f'{module} required username="alice" password="{PASSWORD}\\"{OTHER_PASSWORD}";'
             assert translate({"sasl.jaas.config": jaas}) == {
                 "sasl.username": "alice",
-                "sasl.password": 's3cr"et',
+                "sasl.password": f'{PASSWORD}"{OTHER_PASSWORD}',
             }
 
     def test_jaas_with_unquoted_values_and_extra_whitespace(self) -> None:
-        jaas = f"\n  {PLAIN}  required\n  username=alice\n  password=pw ;"
-        assert translate({"sasl.jaas.config": jaas}) == {"sasl.username": "alice", "sasl.password": "pw"}
+        jaas = f"\n  {PLAIN}  required\n  username=alice\n  password={PASSWORD} ;"
+        assert translate({"sasl.jaas.config": jaas}) == {"sasl.username": "alice", "sasl.password": PASSWORD}
 
     def test_scram_delegation_tokens_are_rejected(self) -> None:
-        jaas = f'{SCRAM} required username="a" password="b" tokenauth="true";'
+        jaas = f'{SCRAM} required username="a" password="{PASSWORD}" tokenauth="true";'
         assert errors_of({"sasl.jaas.config": jaas})[0][0] == "sasl.jaas.config"
 
     def test_oauth_client_credentials(self) -> None:
         jaas = (
-            f'{OAUTH} required clientId="id" clientSecret="secret" scope="s" extension_logicalCluster="lkc";'
+            f'{OAUTH} required clientId="id" clientSecret="{PASSWORD}" scope="s" '
+            'extension_logicalCluster="lkc";'
         )
         props = {
             "sasl.mechanism": "OAUTHBEARER",
@@ -151,7 +155,7 @@ class TestMappedJavaSettings:
             "sasl.mechanism": "OAUTHBEARER",
             "sasl.oauthbearer.method": "oidc",
             "sasl.oauthbearer.client.id": "id",
-            "sasl.oauthbearer.client.secret": "secret",
+            "sasl.oauthbearer.client.secret": PASSWORD,
             "sasl.oauthbearer.scope": "s",
             "sasl.oauthbearer.extensions": "logicalCluster=lkc",
             "sasl.oauthbearer.token.endpoint.url": "https://idp/token",
@@ -182,8 +186,8 @@ class TestMappedJavaSettings:
             f'{PLAIN} required username="a" password="unterminated;',
             f'{PLAIN} username="a";',
             f'{PLAIN} required username="a"; {PLAIN} required username="b";',
-            'com.example.Custom required password="hunter2";',
-            f'{PLAIN} required username="a" password="hunter2" unknownOption="x";',
+            f'com.example.Custom required password="{PASSWORD}";',
+            f'{PLAIN} required username="a" password="{PASSWORD}" unknownOption="x";',
         ],
     )
     def test_bad_jaas_is_reported_without_its_text(self, jaas: str) -> None:
@@ -191,7 +195,7 @@ class TestMappedJavaSettings:
             to_librdkafka({"sasl.jaas.config": jaas}, "consumer")
         rendered = str(raised.value)
         assert rendered.startswith("sasl.jaas.config: ")
-        assert "hunter2" not in rendered
+        assert PASSWORD not in rendered
         assert "unterminated;" not in rendered
 
     @pytest.mark.parametrize(
@@ -214,25 +218,29 @@ class TestMappedJavaSettings:
                 {
                     "ssl.keystore.location": "/client.p12",
                     "ssl.keystore.type": "PKCS12",
-                    "ssl.keystore.password": "pw",
-                    "ssl.key.password": "pw",
+                    "ssl.keystore.password": PASSWORD,
+                    "ssl.key.password": PASSWORD,
                 },
-                {"ssl.keystore.location": "/client.p12", "ssl.keystore.password": "pw"},
+                {"ssl.keystore.location": "/client.p12", "ssl.keystore.password": PASSWORD},
             ),
             (
                 {
                     "ssl.keystore.location": "/client.pfx",
                     "ssl.keystore.type": "JKS",
-                    "ssl.keystore.password": "pw",
+                    "ssl.keystore.password": PASSWORD,
                 },
-                {"ssl.keystore.location": "/client.pfx", "ssl.keystore.password": "pw"},
+                {"ssl.keystore.location": "/client.pfx", "ssl.keystore.password": PASSWORD},
             ),
             (
-                {"ssl.keystore.location": "/client.pem", "ssl.keystore.type": "PEM", "ssl.key.password": "k"},
+                {
+                    "ssl.keystore.location": "/client.pem",
+                    "ssl.keystore.type": "PEM",
+                    "ssl.key.password": OTHER_PASSWORD,
+                },
                 {
                     "ssl.certificate.location": "/client.pem",
                     "ssl.key.location": "/client.pem",
-                    "ssl.key.password": "k",
+                    "ssl.key.password": OTHER_PASSWORD,
                 },
             ),
             (
@@ -244,8 +252,8 @@ class TestMappedJavaSettings:
                 {"ssl.key.pem": "KEY", "ssl.certificate.pem": "CHAIN"},
             ),
             (
-                {"ssl.key.password": "k", "ssl.key.location": "/k.pem"},
-                {"ssl.key.password": "k", "ssl.key.location": "/k.pem"},
+                {"ssl.key.password": OTHER_PASSWORD, "ssl.key.location": "/k.pem"},
+                {"ssl.key.password": OTHER_PASSWORD, "ssl.key.location": "/k.pem"},
             ),
             (
                 {"ssl.endpoint.identification.algorithm": ""},
@@ -383,7 +391,11 @@ class TestRejectedJavaSettings:
             ),
             ({"ssl.keystore.location": "/ks.jks", "ssl.keystore.type": "JKS"}, "ssl.keystore.location"),
             (
-                {"ssl.keystore.location": "/k.p12", "ssl.keystore.password": "a", "ssl.key.password": "b"},
+                {
+                    "ssl.keystore.location": "/k.p12",
+                    "ssl.keystore.password": PASSWORD,
+                    "ssl.key.password": OTHER_PASSWORD,
+                },
                 "ssl.key.password",
             ),
             ({"partition.assignment.strategy": "org.apache.kafka.clients.consumer.StickyAssignor"}, None),
@@ -442,8 +454,8 @@ class TestSecrets:
         assert not is_secret_key(key)
 
     def test_repr_hides_secret_values(self) -> None:
-        settings = to_librdkafka({"sasl.username": "alice", "sasl.password": "hunter2"}, "consumer")
-        assert "hunter2" not in repr(settings)
+        settings = to_librdkafka({"sasl.username": "alice", "sasl.password": PASSWORD}, "consumer")
+        assert PASSWORD not in repr(settings)
         assert "alice" in repr(settings)
 
     @given(

@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.config.mm2 import MirrorMakerConfig, resolve_mm2
 from mirror.config.properties import parse_properties
+from tests import made_up
+
+PASSWORD = made_up.secret()
 
 TWO_CLUSTERS = """
 clusters = A, B
@@ -201,10 +204,10 @@ class TestClientPrecedence:
         assert producer["acks"] == "all"
 
     def test_librdkafka_security_keys_are_shared_by_a_clusters_clients(self) -> None:
-        text = TWO_CLUSTERS + "A->B.enabled = true\nA.sasl.username = alice\nA.sasl.password = pw\n"
+        text = TWO_CLUSTERS + f"A->B.enabled = true\nA.sasl.username = alice\nA.sasl.password = {PASSWORD}\n"
         source = resolve(text).flow("A", "B").source_config()
         assert source.source_consumer.librdkafka["sasl.username"] == "alice"
-        assert source.source_admin.librdkafka["sasl.password"] == "pw"
+        assert source.source_admin.librdkafka["sasl.password"] == PASSWORD
 
 
 class TestWorkerConfig:
@@ -338,11 +341,11 @@ class TestValidation:
     def test_secrets_stay_out_of_errors(self) -> None:
         text = (
             TWO_CLUSTERS
-            + 'A->B.enabled = true\nA.sasl.jaas.config = com.example.Login required password="hunter2";\n'
+            + f'A->B.enabled = true\nA.sasl.jaas.config = com.example.Login required password="{PASSWORD}";\n'
         )
         errors = failures(text)
         assert errors[0].key == "A.sasl.jaas.config"
-        assert all("hunter2" not in str(error) for error in errors)
+        assert all(PASSWORD not in str(error) for error in errors)
 
 
 class TestWarnings:
@@ -422,7 +425,7 @@ def test_a_realistic_file() -> None:
         security.protocol = SASL_SSL
         sasl.mechanism = SCRAM-SHA-512
         sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required \
-            username="mm2" password="secret";
+            username="mm2" password="%s";
         ssl.truststore.type = PEM
         ssl.truststore.location = /etc/kafka/ca.pem
 
@@ -438,6 +441,7 @@ def test_a_realistic_file() -> None:
         primary.consumer.isolation.level = read_uncommitted
         backup.producer.compression.type = zstd
         """
+        % PASSWORD
     )
     assert [flow.name for flow in config.flows] == ["primary->backup"]
     flow = config.flow("primary", "backup")
@@ -445,7 +449,7 @@ def test_a_realistic_file() -> None:
     source = flow.source_config()
     consumer = source.source_consumer.librdkafka
     assert consumer["sasl.username"] == "mm2"
-    assert consumer["sasl.password"] == "secret"
+    assert consumer["sasl.password"] == PASSWORD
     assert consumer["ssl.ca.location"] == "/etc/kafka/ca.pem"
     assert consumer["isolation.level"] == "read_uncommitted"
     assert consumer["bootstrap.servers"] == "p1:9093, p2:9093"
