@@ -416,7 +416,7 @@ class TestWarnings:
 
 def test_a_realistic_file() -> None:
     config = resolve(
-        r"""
+        rf"""
         # Two datacenters, active/passive.
         clusters = primary, backup
         primary.bootstrap.servers = p1:9093, p2:9093
@@ -425,7 +425,7 @@ def test_a_realistic_file() -> None:
         security.protocol = SASL_SSL
         sasl.mechanism = SCRAM-SHA-512
         sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required \
-            username="mm2" password="%s";
+            username="mm2" password="{PASSWORD}";
         ssl.truststore.type = PEM
         ssl.truststore.location = /etc/kafka/ca.pem
 
@@ -441,7 +441,6 @@ def test_a_realistic_file() -> None:
         primary.consumer.isolation.level = read_uncommitted
         backup.producer.compression.type = zstd
         """
-        % PASSWORD
     )
     assert [flow.name for flow in config.flows] == ["primary->backup"]
     flow = config.flow("primary", "backup")
