@@ -293,7 +293,8 @@ SHARED_CONNECTION_KEYS = MM2_CLIENT_CONFIG_KEYS | frozenset(
     )
 )
 
-_JAVA_COMMON_KEYS = (
+# Settings every Java client (producer, consumer, admin) and Connect worker accepts.
+JAVA_COMMON_CLIENT_KEYS = (
     frozenset(
         {
             "bootstrap.servers",
@@ -327,7 +328,7 @@ _JAVA_COMMON_KEYS = (
 
 JAVA_CLIENT_KEYS: Mapping[Role, frozenset[str]] = MappingProxyType(
     {
-        "producer": _JAVA_COMMON_KEYS
+        "producer": JAVA_COMMON_CLIENT_KEYS
         | {
             "metadata.max.idle.ms",
             "batch.size",
@@ -354,7 +355,7 @@ JAVA_CLIENT_KEYS: Mapping[Role, frozenset[str]] = MappingProxyType(
             "transaction.timeout.ms",
             "transactional.id",
         },
-        "consumer": _JAVA_COMMON_KEYS
+        "consumer": JAVA_COMMON_CLIENT_KEYS
         | {
             "group.id",
             "group.instance.id",
@@ -383,7 +384,7 @@ JAVA_CLIENT_KEYS: Mapping[Role, frozenset[str]] = MappingProxyType(
             "isolation.level",
             "allow.auto.create.topics",
         },
-        "admin": _JAVA_COMMON_KEYS | {"bootstrap.controllers", "retries", "default.api.timeout.ms"},
+        "admin": JAVA_COMMON_CLIENT_KEYS | {"bootstrap.controllers", "retries", "default.api.timeout.ms"},
     }
 )
 

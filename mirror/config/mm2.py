@@ -35,6 +35,7 @@ from mirror.config.connectors import (
 )
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.config.librdkafka import (
+    JAVA_COMMON_CLIENT_KEYS,
     MM2_CLIENT_CONFIG_KEYS,
     ROLES,
     SHARED_CONNECTION_KEYS,
@@ -82,32 +83,11 @@ _INTERNAL_REST_KEYS = frozenset(
         "ssl.client.auth",
     }
 )
-# Connect DistributedConfig / WorkerConfig / RestServerConfig keys: valid as ``A.<key>`` (worker config of
-# herders targeting A).
-_WORKER_KEYS = frozenset(
+# Connect DistributedConfig / WorkerConfig / RestServerConfig keys (the common client keys among them):
+# valid as ``A.<key>`` (worker config of herders targeting A).
+_WORKER_KEYS = JAVA_COMMON_CLIENT_KEYS | frozenset(
     {
         "group.id",
-        "client.id",
-        "bootstrap.servers",
-        "security.protocol",
-        "client.dns.lookup",
-        "metadata.max.age.ms",
-        "send.buffer.bytes",
-        "receive.buffer.bytes",
-        "reconnect.backoff.ms",
-        "reconnect.backoff.max.ms",
-        "retry.backoff.ms",
-        "retry.backoff.max.ms",
-        "request.timeout.ms",
-        "connections.max.idle.ms",
-        "socket.connection.setup.timeout.ms",
-        "socket.connection.setup.timeout.max.ms",
-        "metadata.recovery.strategy",
-        "metrics.sample.window.ms",
-        "metrics.num.samples",
-        "metrics.recording.level",
-        "metric.reporters",
-        "auto.include.jmx.reporter",
         "session.timeout.ms",
         "heartbeat.interval.ms",
         "rebalance.timeout.ms",
