@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from confluent_kafka import Message, TopicPartition
@@ -370,13 +370,33 @@ def _partitions(resolutions: Mapping[tuple[str, str, int], PartitionFacts]) -> l
     return sorted({(topic, partition) for _group, topic, partition in resolutions})
 
 
+@dataclass(frozen=True)
+class _Flow:
+    """The A->B flow a runbook works through, with its parsed connector configs."""
+
+    flow: FlowConfig
+    source: MirrorSourceConfig
+    checkpoint: MirrorCheckpointConfig
+    timeout_s: float
+    client_prefix: str
+
+
+def _flow(request: Request, source: str, target: str) -> _Flow:
+    flow = request.config.flow(source, target)
+    checkpoint = MirrorCheckpointConfig.parse(flow.checkpoint_connector)
+    prefix = f"{request.from_cluster}->{request.to_cluster}|{request.direction}"
+    return _Flow(flow, flow.source_config(), checkpoint, checkpoint.admin_timeout_ms / 1000, prefix)
+
+
+def _newest_checkpoint_ms(groups: Sequence[GroupFacts], written_ms: Mapping[str, int]) -> int | None:
+    return max((written_ms[g.group] for g in groups if g.group in written_ms), default=None)
+
+
 def _gather_failover(request: Request) -> tuple[Facts, Clients | None]:
     a, b = request.from_cluster, request.to_cluster
-    flow = request.config.flow(a, b)
-    source = flow.source_config()
-    checkpoint = MirrorCheckpointConfig.parse(flow.checkpoint_connector)
-    timeout_s = checkpoint.admin_timeout_ms / 1000
-    prefix = f"{a}->{b}|failover"
+    context = _flow(request, a, b)
+    flow, source, checkpoint = context.flow, context.source, context.checkpoint
+    timeout_s, prefix = context.timeout_s, context.client_prefix
     from_reachable = answers(checkpoint.source_admin.librdkafka, f"{prefix}|probe-{a}")
     if not answers(checkpoint.target_admin.librdkafka, f"{prefix}|probe-{b}"):
         return _unreachable_destination(request, from_reachable), None
@@ -398,9 +418,7 @@ def _gather_failover(request: Request) -> tuple[Facts, Clients | None]:
     groups = _group_facts(clients, resolutions, end_offsets, observed.progress, tails)
 
     now_ms = _now_ms()
-    newest_checkpoint = max(
-        (checkpoint_written_ms[g.group] for g in groups if g.group in checkpoint_written_ms), default=None
-    )
+    newest_checkpoint = _newest_checkpoint_ms(groups, checkpoint_written_ms)
     preflight = Preflight(
         from_reachable=from_reachable,
         flow_replicating=observed.replicating,
@@ -457,11 +475,9 @@ def _gather_failback(request: Request) -> tuple[Facts, Clients | None]:
     beyond-replicated.
     """
     b, a = request.from_cluster, request.to_cluster
-    flow = request.config.flow(a, b)
-    source = flow.source_config()
-    checkpoint = MirrorCheckpointConfig.parse(flow.checkpoint_connector)
-    timeout_s = checkpoint.admin_timeout_ms / 1000
-    prefix = f"{b}->{a}|failback"
+    context = _flow(request, a, b)
+    source, checkpoint = context.source, context.checkpoint
+    timeout_s, prefix = context.timeout_s, context.client_prefix
     from_reachable = answers(checkpoint.target_admin.librdkafka, f"{prefix}|probe-{b}")
     if not answers(checkpoint.source_admin.librdkafka, f"{prefix}|probe-{a}"):
         return _unreachable_destination(request, from_reachable), None
@@ -491,9 +507,7 @@ def _gather_failback(request: Request) -> tuple[Facts, Clients | None]:
     groups = _group_facts(clients, resolutions, end_offsets, progress, tails)
     _, checkpoint_written_ms = _latest_checkpoints(checkpoint, f"{prefix}|checkpoints", timeout_s)
     now_ms = _now_ms()
-    newest_checkpoint = max(
-        (checkpoint_written_ms[g.group] for g in groups if g.group in checkpoint_written_ms), default=None
-    )
+    newest_checkpoint = _newest_checkpoint_ms(groups, checkpoint_written_ms)
     preflight = Preflight(
         from_reachable=True,
         flow_replicating=False,
