@@ -146,6 +146,18 @@ def wait_until(
     return last
 
 
+SINGLE_BROKER_REPLICATION = (
+    "replication.factor = 1",
+    "offset-syncs.topic.replication.factor = 1",
+    "checkpoints.topic.replication.factor = 1",
+    "heartbeats.topic.replication.factor = 1",
+    "offset.storage.replication.factor = 1",
+    "config.storage.replication.factor = 1",
+    "status.storage.replication.factor = 1",
+)
+"""Every replication factor an MM2 file sets, at 1: the test clusters have one broker each."""
+
+
 def mm2_properties(primary: str, backup: str, *lines: str) -> str:
     """An mm2.properties for the two test clusters; extra lines come last and win."""
     return "\n".join(
@@ -153,13 +165,7 @@ def mm2_properties(primary: str, backup: str, *lines: str) -> str:
             "clusters = primary, backup",
             f"primary.bootstrap.servers = {primary}",
             f"backup.bootstrap.servers = {backup}",
-            "replication.factor = 1",
-            "offset-syncs.topic.replication.factor = 1",
-            "checkpoints.topic.replication.factor = 1",
-            "heartbeats.topic.replication.factor = 1",
-            "offset.storage.replication.factor = 1",
-            "config.storage.replication.factor = 1",
-            "status.storage.replication.factor = 1",
+            *SINGLE_BROKER_REPLICATION,
             "emit.heartbeats.enabled = false",
             *lines,
         ]

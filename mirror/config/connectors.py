@@ -259,6 +259,13 @@ class _Reader:
             return ALL_CONNECTOR_KEYS[key].default or ""
         return _normalise_choice(key, value)
 
+    def required_string(self, key: str) -> str:
+        value = self.string(key)
+        if value is None:
+            self.errors.append(ConfigError("is required", key=key))
+            return ""
+        return value
+
     def string(self, key: str) -> str | None:
         try:
             return java_trim(_value(self.config, key))
@@ -456,10 +463,7 @@ class MirrorSourceConfig:
         config = MappingProxyType(dict(connector_config))
         reader = _Reader(config)
         errors = reader.errors
-        source_alias = reader.string("source.cluster.alias")
-        if source_alias is None:
-            errors.append(ConfigError("is required", key="source.cluster.alias"))
-            source_alias = ""
+        source_alias = reader.required_string("source.cluster.alias")
         target_alias = reader.string("target.cluster.alias") or ""
 
         topic_filter, config_property_filter, policy = _parse_plugins(config, errors)
@@ -587,10 +591,7 @@ class MirrorHeartbeatConfig:
         config = MappingProxyType(dict(connector_config))
         reader = _Reader(config)
         errors = reader.errors
-        source_alias = reader.string("source.cluster.alias")
-        if source_alias is None:
-            errors.append(ConfigError("is required", key="source.cluster.alias"))
-            source_alias = ""
+        source_alias = reader.required_string("source.cluster.alias")
         _topic_filter, _property_filter, policy = _parse_plugins(config, errors)
         target_producer = _target_producer(config, errors)
         target_admin = _translate(_compose_client(config, "target", "admin"), "admin", errors)
@@ -654,10 +655,7 @@ class MirrorCheckpointConfig:
         config = MappingProxyType(dict(connector_config))
         reader = _Reader(config)
         errors = reader.errors
-        source_alias = reader.string("source.cluster.alias")
-        if source_alias is None:
-            errors.append(ConfigError("is required", key="source.cluster.alias"))
-            source_alias = ""
+        source_alias = reader.required_string("source.cluster.alias")
         topic_filter, _property_filter, policy = _parse_plugins(config, errors)
         group_filter = GroupFilter.from_config({})
         try:

@@ -31,6 +31,7 @@ from mirror.formats.mm2_records import (
 from tests.java_tools import translate_offsets
 from tests.kafka_harness import KAFKA_LOCAL, KafkaClusters
 from tests.kafka_io import (
+    SINGLE_BROKER_REPLICATION,
     consume_and_commit,
     create_topic,
     group_flow_properties,
@@ -153,13 +154,7 @@ def test_we_decode_what_apache_mirror_maker_writes(
                 f"apa->apb.topics = {unique_name}",
                 f"apa->apb.groups = {group}",
                 "apb->apa.enabled = false",
-                "replication.factor = 1",
-                "offset-syncs.topic.replication.factor = 1",
-                "checkpoints.topic.replication.factor = 1",
-                "heartbeats.topic.replication.factor = 1",
-                "offset.storage.replication.factor = 1",
-                "config.storage.replication.factor = 1",
-                "status.storage.replication.factor = 1",
+                *SINGLE_BROKER_REPLICATION,
                 "emit.checkpoints.interval.seconds = 1",
                 "emit.heartbeats.interval.seconds = 1",
                 "sync.group.offsets.enabled = false",
