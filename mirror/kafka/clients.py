@@ -48,6 +48,13 @@ class KafkaClientError(Exception):
         return f"{self.context}: {self.code} ({kind}): {self.reason}"
 
 
+# Retriable by the Kafka protocol (metadata that is about to change), though librdkafka does not
+# flag them so on every call: a topic created a moment ago answers them until its leader is known.
+_LEADERSHIP_IN_FLUX = frozenset(
+    {"NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_PARTITION"}
+)
+
+
 def failure_from(exc: BaseException | KafkaError, context: str) -> KafkaClientError:
     """Turn a ``KafkaException`` / ``KafkaError`` (or anything else) into a :class:`KafkaClientError`."""
     error: object = exc
@@ -58,7 +65,7 @@ def failure_from(exc: BaseException | KafkaError, context: str) -> KafkaClientEr
             context=context,
             code=error.name(),
             reason=error.str(),
-            retriable=bool(error.retriable()),
+            retriable=bool(error.retriable()) or error.name() in _LEADERSHIP_IN_FLUX,
             fatal=bool(error.fatal()),
         )
     return KafkaClientError(
@@ -145,13 +152,6 @@ def make_admin(config: Mapping[str, str], name: str) -> AdminClient:
         raise failure_from(exc, f"creating admin client {name}") from exc
 
 
-# librdkafka does not flag these as retriable for a watermark query, but a topic created a
-# moment ago answers them until its leader is elected and known.
-_LEADERSHIP_IN_FLUX = frozenset(
-    {"NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_PARTITION"}
-)
-
-
 def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
     """(low, high) offsets of a partition, riding out the leader moves a new topic goes through."""
     deadline = time.monotonic() + timeout_s
@@ -163,8 +163,7 @@ def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float)
             return int(low), int(high)
         except KafkaException as exc:
             failure = failure_from(exc, f"watermarks of {topic}-{partition}")
-            transient = failure.retriable or failure.code in _LEADERSHIP_IN_FLUX
-            if not transient or time.monotonic() >= deadline:
+            if not failure.retriable or time.monotonic() >= deadline:
                 raise failure from exc
             time.sleep(0.1)
 
