@@ -1,7 +1,9 @@
 """MirrorCheckpointConnector: consumer-group offsets translated exactly, as MM2 checkpoints.
 
 The connector finds the source groups worth following; each task reads the flow's offset
-syncs into an exact offset map (``mirror.translation``), and every
+syncs into an exact offset map (``mirror.translation``); task 0 persists the maps to
+``mirror-offset-maps.<source>.<target>.internal`` on the target, so a restarted task resumes where it
+stopped instead of replaying an offset-syncs topic that compaction has thinned. Every
 ``emit.checkpoints.interval.seconds`` writes, for each group and partition whose translated
 position moved, a checkpoint in MM2's byte format to ``<source>.checkpoints.internal`` on the
 target. With ``sync.group.offsets.enabled`` it also commits the translated offsets to the
@@ -17,9 +19,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, Consumer, Message, TopicPartition
+from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, Message, TopicPartition
 
 from mirror.config.connectors import MirrorCheckpointConfig
+from mirror.formats import offset_maps
 from mirror.formats.mm2_records import (
     Checkpoint,
     RecordFormatError,
@@ -38,7 +41,7 @@ from mirror.runtime.contracts import (
     SourceTaskContext,
     TaskConfig,
 )
-from mirror.translation import BeyondReplicated, Exact, OffsetMapStore
+from mirror.translation import BeyondReplicated, Exact, OffsetMap, OffsetMapStore, SnapshotError
 
 log = logging.getLogger("connectors.mirror_checkpoint")
 
@@ -75,14 +78,17 @@ class MirrorCheckpointConnector(Connector):
             return
         target_admin = _admin(self.config, "target")
         try:
-            spec = TopicSpec(
-                self.config.checkpoints_topic,
-                1,
-                self.config.checkpoints_topic_replication_factor,
-                {"cleanup.policy": "compact"},
-            )
-            if target_admin.create_topics([spec]):
-                log.info("created checkpoints topic", extra={"topic": spec.name})
+            specs = [
+                TopicSpec(
+                    topic,
+                    1,
+                    self.config.checkpoints_topic_replication_factor,
+                    {"cleanup.policy": "compact"},
+                )
+                for topic in (self.config.checkpoints_topic, self.config.offset_maps_topic)
+            ]
+            for topic in target_admin.create_topics(specs):
+                log.info("created internal topic", extra={"topic": topic})
         finally:
             target_admin.close()
         self._source_admin = _admin(self.config, "source")
@@ -124,9 +130,11 @@ class MirrorCheckpointConnector(Connector):
         return MirrorCheckpointTask
 
     def task_configs(self, max_tasks: int) -> list[TaskConfig]:
-        if not (self.config.enabled and self.config.emit_checkpoints_enabled) or not self._groups:
+        if not (self.config.enabled and self.config.emit_checkpoints_enabled):
             return []
-        count = min(max_tasks, len(self._groups))
+        # One task even without groups: it keeps the offset maps current, so a group that shows
+        # up later is translated from history the offset-syncs topic may no longer hold.
+        count = max(1, min(max_tasks, len(self._groups)))
         # Contiguous chunks, as Connect's ConnectorUtils.groupPartitions deals them.
         size, extra = divmod(len(self._groups), count)
         configs: list[TaskConfig] = []
@@ -163,6 +171,7 @@ class MirrorCheckpointTask(SourceTask):
         self._syncs_watch: ErrorWatch | None = None
         self._syncs_end = 0
         self._syncs_ready = False
+        self._writes_maps = False
         self._last: dict[tuple[str, str, int], _Emitted] = {}
         self._source_admin: ClusterAdmin | None = None
         self._target_admin: ClusterAdmin | None = None
@@ -181,18 +190,70 @@ class MirrorCheckpointTask(SourceTask):
         self._config = parsed
         self._context = context
         self._groups = [group for group in config.get(GROUPS_KEY, "").split(",") if group]
+        # One writer per flow: maps from tasks at different positions must not interleave.
+        self._writes_maps = config.get("task.index", "0") == "0"
         self._source_admin = _admin(parsed, "source")
         self._target_admin = _admin(parsed, "target")
         self._load_checkpoints()
+        self._load_maps()
         name = f"{parsed.source_alias}->{parsed.target_alias}|{parsed.name}|offset-syncs-consumer"
         self._syncs, self._syncs_watch = make_consumer(parsed.offset_syncs_consumer.librdkafka, name)
         topic = parsed.offset_syncs_topic
-        self._syncs_end = watermarks(self._syncs, topic, 0, parsed.admin_timeout_ms / 1000)[1]
-        self._syncs.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-        self._syncs_ready = self._syncs_end == 0
+        low, self._syncs_end = watermarks(self._syncs, topic, 0, parsed.admin_timeout_ms / 1000)
+        start = self._resume_position(low)
+        self._syncs.assign([TopicPartition(topic, 0, start)])
+        self._syncs_ready = start >= self._syncs_end
         now = time.monotonic()
         self._next_emit = now
         self._next_sync = now + parsed.sync_group_offsets_interval_s
+
+    def _resume_position(self, low: int) -> int:
+        """Where to read the offset syncs from: right after the saved maps, if they still fit."""
+        saved = self._store.position
+        if saved is None:
+            return max(low, 0)
+        if saved >= self._syncs_end:
+            log.warning(
+                "offset-syncs topic ends before the saved offset maps (was it recreated?); "
+                "reading it from the start",
+                extra={"topic": self.config.offset_syncs_topic, "saved_position": saved},
+            )
+            self._store = OffsetMapStore()
+            return max(low, 0)
+        # Below the low watermark the records are gone: the store sees the jump and forgets.
+        return max(saved + 1, low)
+
+    def _load_maps(self) -> None:
+        config = self.config
+        name = f"{config.source_alias}->{config.target_alias}|{config.name}|offset-maps-consumer"
+        maps: dict[tuple[str, int], bytes] = {}
+        committed: int | None = None
+        for record in read_to_end(
+            config.target_consumer.librdkafka, config.offset_maps_topic, name, config.admin_timeout_ms / 1000
+        ):
+            try:
+                decoded = offset_maps.decode(record.key(), record.value())
+            except RecordFormatError as exc:
+                log.warning("skipping unreadable offset map record", extra={"error": str(exc)})
+                continue
+            if isinstance(decoded, offset_maps.MapsCommitted):
+                committed = decoded.syncs_position
+            elif isinstance(decoded, offset_maps.PartitionMap):
+                maps[(decoded.topic, decoded.partition)] = decoded.snapshot
+        if committed is None:
+            return
+        store = OffsetMapStore()
+        try:
+            for (topic, partition), snapshot in maps.items():
+                store.restore(topic, partition, OffsetMap.from_snapshot(snapshot))
+        except SnapshotError as exc:
+            log.warning(
+                "saved offset maps unreadable; rebuilding from offset syncs", extra={"error": str(exc)}
+            )
+            return
+        store.restore_position(committed)
+        self._store = store
+        log.info("offset maps restored", extra={"partitions": len(maps), "syncs_position": committed})
 
     def _load_checkpoints(self) -> None:
         """Previous checkpoints, so a restarted task never emits one that moves a group backwards."""
@@ -216,11 +277,14 @@ class MirrorCheckpointTask(SourceTask):
         for message in self._syncs.consume(10_000, 0):
             if message.error() is not None:
                 continue
+            position = message.offset()
             try:
                 sync = decode_offset_sync(message.key(), message.value())
             except RecordFormatError:
+                if position is not None:
+                    self._store.skip(position)
                 continue
-            self._store.add(sync, message.offset())
+            self._store.add(sync, position)
         self._syncs_watch.raise_if_fatal()
         if not self._syncs_ready:
             position = self._syncs.position([TopicPartition(self.config.offset_syncs_topic, 0)])[0].offset
@@ -238,11 +302,43 @@ class MirrorCheckpointTask(SourceTask):
             self._stop.wait(0.2)
             return None
         self._next_emit = now + config.emit_checkpoints_interval_s
-        records = self._checkpoint_records()
+        records = self._checkpoint_records() + self._map_records()
         if not records:
             return None
-        topic = config.checkpoints_topic
-        return SourceBatch(records, {topic: topic})
+        topics = (config.checkpoints_topic, config.offset_maps_topic)
+        return SourceBatch(records, {topic: topic for topic in topics})
+
+    def _map_records(self) -> list[Message]:
+        """Maps changed since the last save, then a commit naming the position they cover.
+
+        They share one partition and the producer is gapless, so a commit that landed proves
+        every map record before it landed too.
+        """
+        position = self._store.position
+        changed = self._store.changed()
+        if not self._writes_maps or position is None or not changed:
+            return []
+        topic = self.config.offset_maps_topic
+        now_ms = int(time.time() * 1000)
+        encoded = [
+            offset_maps.encode_partition_map(
+                offset_maps.PartitionMap(topic_name, partition, position, offset_map.snapshot())
+            )
+            for topic_name, partition, offset_map in changed
+        ]
+        encoded.append(offset_maps.encode_commit(offset_maps.MapsCommitted(position)))
+        self._store.mark_saved()
+        return [
+            Message(
+                topic=topic,
+                partition=0,
+                offset=0,
+                key=key,
+                value=value,
+                timestamp=(TIMESTAMP_CREATE_TIME, now_ms),
+            )
+            for key, value in encoded
+        ]
 
     def _checkpoint_records(self) -> list[Message]:
         assert self._source_admin is not None

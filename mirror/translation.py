@@ -85,8 +85,9 @@ by replication (a foreign writer's records would be read as continuations). A tr
 downstream log is noticed at the first sync that contradicts what is known; if the rewrite is
 identical up to the current end of the new run, the map describes records that are briefly
 gone, which only matters if a group is committed past the new end before replication refills it.
-The checkpoint task should therefore persist :meth:`OffsetMapStore.snapshot` together with the
-offset-syncs position it covers, and resume reading after that position.
+The checkpoint task therefore persists each partition's map together with the offset-syncs
+position it covers (:meth:`OffsetMapStore.changed`) and resumes reading after that position; a
+jump in positions (records compacted away unread) makes the affected maps forget, not guess.
 """
 
 from __future__ import annotations
@@ -306,13 +307,9 @@ class _Covered:
 
 
 _MAP_VERSION = 1
-_STORE_VERSION = 1
 _FLAG_COMPLETE = 0x01
 _MAP_HEADER = struct.Struct(">hbqi")  # version, flags, latest downstream, breakpoint count
 _PAIR = struct.Struct(">qq")
-_STORE_HEADER = struct.Struct(">hqi")  # version, offset-syncs position (-1 = none), partitions
-_INT16 = struct.Struct(">h")
-_INT32 = struct.Struct(">i")
 
 
 class SnapshotError(ValueError):
@@ -375,8 +372,9 @@ class OffsetMap:
         index = bisect.bisect_right(self._downstreams, downstream_offset) - 1
         return self._upstreams[index] + (downstream_offset - self._downstreams[index])
 
-    def add(self, upstream_offset: int, downstream_offset: int) -> None:
-        """Apply the next sync of this partition (see the module docstring for the contract).
+    def add(self, upstream_offset: int, downstream_offset: int) -> bool:
+        """Apply the next sync of this partition (see the module docstring for the contract);
+        True if the map changed.
 
         A sync at or before the latest known downstream offset either repeats what is known (a
         replay, ignored) or contradicts it: the downstream log was truncated and rewritten from
@@ -390,12 +388,12 @@ class OffsetMap:
             self._downstreams.append(downstream_offset)
             self._latest_downstream = downstream_offset
             self._complete = downstream_offset == 0
-            return
+            return True
         if downstream_offset <= self._latest_downstream:
             if downstream_offset < self._downstreams[0]:
-                return
+                return False
             if self.upstream_at(downstream_offset) == upstream_offset:
-                return
+                return False
             keep = bisect.bisect_left(self._downstreams, downstream_offset)
             del self._upstreams[keep:]
             del self._downstreams[keep:]
@@ -406,7 +404,7 @@ class OffsetMap:
                 self._upstreams.append(upstream_offset)
                 self._downstreams.append(downstream_offset)
                 self._latest_downstream = downstream_offset
-                return
+                return True
         if upstream_offset - self._upstreams[-1] != downstream_offset - self._downstreams[-1]:
             previous_end = self._upstreams[-1] + (downstream_offset - 1 - self._downstreams[-1])
             self._upstreams.append(upstream_offset)
@@ -419,6 +417,11 @@ class OffsetMap:
                 self._complete = False
                 self._increasing_from = max(0, self._increasing_from - 1)
         self._latest_downstream = downstream_offset
+        return True
+
+    def forget_start(self) -> None:
+        """Unknown history precedes the earliest breakpoint (it was lost, not absent)."""
+        self._complete = False
 
     def _find_increasing_from(self) -> int:
         upstreams, downstreams = self._upstreams, self._downstreams
@@ -543,11 +546,15 @@ class OffsetMap:
 
 
 class OffsetMapStore:
-    """Offset maps for every upstream partition, fed from the offset-syncs topic.
+    """Offset maps for every upstream partition, fed in order from the offset-syncs topic.
 
-    ``position`` is the offset-syncs topic offset of the last record applied, when the caller
-    supplies it; it travels with :meth:`snapshot` so a restarted reader can resume right after
-    it instead of replaying (possibly compacted, hence incomplete) history.
+    ``position`` is the offset-syncs offset of the last record applied (or skipped). A jump in
+    positions means records between were removed (compaction of the offset-syncs topic while
+    nobody read it): any of them may have been a breakpoint, so every map known before the jump
+    forgets its history at its next new sync (translation below it then answers
+    :class:`Unknown` instead of guessing). The maps and the position are persisted per
+    partition (:meth:`changed`, :mod:`mirror.formats.offset_maps`) so a restarted reader resumes
+    right after ``position`` instead of replaying a compacted, hence incomplete, history.
     """
 
     def __init__(self, max_breakpoints: int = DEFAULT_MAX_BREAKPOINTS) -> None:
@@ -556,6 +563,8 @@ class OffsetMapStore:
         self._max = max_breakpoints
         self._maps: dict[tuple[str, int], OffsetMap] = {}
         self._position: int | None = None
+        self._suspect: set[tuple[str, int]] = set()
+        self._changed: set[tuple[str, int]] = set()
 
     @property
     def position(self) -> int | None:
@@ -569,13 +578,36 @@ class OffsetMapStore:
 
     def add(self, sync: OffsetSync, position: int | None = None) -> None:
         """Apply one sync read from the offset-syncs topic (at ``position``, if known)."""
+        if position is not None:
+            self._advance(position)
         key = (sync.topic, sync.partition)
         offset_map = self._maps.get(key)
         if offset_map is None:
             offset_map = self._maps[key] = OffsetMap(self._max)
-        offset_map.add(sync.upstream_offset, sync.downstream_offset)
-        if position is not None:
-            self._position = position if self._position is None else max(self._position, position)
+        elif key in self._suspect:
+            latest = offset_map.latest()
+            if latest is None or sync.downstream_offset > latest[1]:
+                # Breakpoints between what we knew and this sync may be lost: start again here.
+                offset_map = self._maps[key] = OffsetMap(self._max)
+                offset_map.add(sync.upstream_offset, sync.downstream_offset)
+                offset_map.forget_start()
+                self._suspect.discard(key)
+                self._changed.add(key)
+                return
+        if offset_map.add(sync.upstream_offset, sync.downstream_offset):
+            self._changed.add(key)
+
+    def skip(self, position: int) -> None:
+        """A record at ``position`` that is not a sync (undecodable): it only moves the position."""
+        self._advance(position)
+
+    def _advance(self, position: int) -> None:
+        if self._position is not None:
+            if position <= self._position:
+                return
+            if position > self._position + 1:
+                self._suspect.update(self._maps)
+        self._position = position
 
     def translate(self, topic: str, partition: int, committed_offset: int) -> Translation:
         offset_map = self._maps.get((topic, partition))
@@ -585,72 +617,22 @@ class OffsetMapStore:
             return Unknown(f"no offset syncs for {topic}-{partition} yet")
         return offset_map.translate(committed_offset)
 
-    def snapshot(self) -> bytes:
-        """Versioned binary form: INT16 version=1, INT64 position (-1 = none), INT32 partition count,
-        then per partition (sorted): STRING topic (INT16 length + UTF-8), INT32 partition, INT32
-        byte length of the :meth:`OffsetMap.snapshot` that follows; big-endian.
-        """
-        parts = [
-            _STORE_HEADER.pack(
-                _STORE_VERSION, -1 if self._position is None else self._position, len(self._maps)
-            )
+    def changed(self) -> list[tuple[str, int, OffsetMap]]:
+        """Maps changed since the last :meth:`mark_saved`, sorted by partition."""
+        return [
+            (topic, partition, self._maps[(topic, partition)]) for topic, partition in sorted(self._changed)
         ]
-        for (topic, partition), offset_map in sorted(self._maps.items()):
-            raw_topic = topic.encode("utf-8")
-            body = offset_map.snapshot()
-            parts.append(
-                _INT16.pack(len(raw_topic)) + raw_topic + _INT32.pack(partition) + _INT32.pack(len(body))
-            )
-            parts.append(body)
-        return b"".join(parts)
 
-    def restore(self, data: bytes) -> None:
-        """Replace all state with a snapshot; raises SnapshotError and changes nothing if it is bad."""
-        maps, position = self._parse(data)
-        self._maps = maps
+    def mark_saved(self) -> None:
+        self._changed.clear()
+
+    def restore(self, topic: str, partition: int, offset_map: OffsetMap) -> None:
+        """Put back a persisted map (before reading any sync)."""
+        self._maps[(topic, partition)] = offset_map
+
+    def restore_position(self, position: int) -> None:
+        """Put back the position every restored map is complete up to."""
         self._position = position
-
-    @classmethod
-    def from_snapshot(cls, data: bytes, max_breakpoints: int = DEFAULT_MAX_BREAKPOINTS) -> OffsetMapStore:
-        store = cls(max_breakpoints)
-        store.restore(data)
-        return store
-
-    def _parse(self, data: bytes) -> tuple[dict[tuple[str, int], OffsetMap], int | None]:
-        if len(data) < _STORE_HEADER.size:
-            raise SnapshotError("offset map store snapshot is truncated")
-        version, position, count = _STORE_HEADER.unpack_from(data, 0)
-        if version != _STORE_VERSION:
-            raise SnapshotError(f"unsupported offset map store snapshot version {version}")
-        if position < -1 or count < 0:
-            raise SnapshotError("offset map store snapshot has a negative position or count")
-        offset = _STORE_HEADER.size
-        maps: dict[tuple[str, int], OffsetMap] = {}
-        for _ in range(count):
-            if offset + _INT16.size > len(data):
-                raise SnapshotError("offset map store snapshot is truncated")
-            (length,) = _INT16.unpack_from(data, offset)
-            offset += _INT16.size
-            if length < 0 or offset + length + 2 * _INT32.size > len(data):
-                raise SnapshotError("offset map store snapshot is truncated")
-            try:
-                topic = data[offset : offset + length].decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise SnapshotError(f"topic name is not UTF-8: {exc}") from exc
-            offset += length
-            (partition,) = _INT32.unpack_from(data, offset)
-            (body_length,) = _INT32.unpack_from(data, offset + _INT32.size)
-            offset += 2 * _INT32.size
-            if body_length < 0 or offset + body_length > len(data):
-                raise SnapshotError("offset map store snapshot is truncated")
-            body = data[offset : offset + body_length]
-            offset += body_length
-            if (topic, partition) in maps:
-                raise SnapshotError(f"partition {topic}-{partition} appears twice")
-            maps[(topic, partition)] = OffsetMap.from_snapshot(body, self._max)
-        if offset != len(data):
-            raise SnapshotError(f"{len(data) - offset} unexpected bytes after the offset map store")
-        return maps, None if position == -1 else position
 
 
 # --------------------------------------------------------------------------------------------

@@ -649,6 +649,14 @@ class MirrorCheckpointConfig:
         other = self.target_alias if self.offset_syncs_topic_location == "source" else self.source_alias
         return self.policy.offset_syncs_topic(other)
 
+    @property
+    def offset_maps_topic(self) -> str:
+        """Persisted offset maps (``mirror.formats.offset_maps``) on the target; internal by MM2's rule.
+
+        Named after both ends: the maps describe one offset-syncs topic, which is per flow.
+        """
+        return f"mirror-offset-maps.{self.source_alias}.{self.target_alias}.internal"
+
     @classmethod
     def parse(cls, connector_config: Mapping[str, str]) -> MirrorCheckpointConfig:
         """Parse a connector config; raises ConfigErrors whose keys are connector keys."""

@@ -27,7 +27,9 @@ __all__ = [
     "decode_checkpoint",
     "decode_heartbeat",
     "decode_offset_sync",
+    "decode_partition_key",
     "encode_key",
+    "encode_partition_key",
     "encode_value",
 ]
 
@@ -132,7 +134,12 @@ def encode_key(record: Mm2Record) -> bytes:
             + _string(record.topic, "topic")
             + _pack(_INT32, record.partition, "partition")
         )
-    return _string(record.topic, "topic") + _pack(_INT32, record.partition, "partition")
+    return encode_partition_key(record.topic, record.partition)
+
+
+def encode_partition_key(topic: str, partition: int) -> bytes:
+    """MM2's topic-partition key (``STRING topic, INT32 partition``), as offset syncs use."""
+    return _string(topic, "topic") + _pack(_INT32, partition, "partition")
 
 
 def encode_value(record: Mm2Record) -> bytes:
@@ -219,10 +226,13 @@ def decode_checkpoint(key: bytes | None, value: bytes | None) -> Checkpoint:
     return Checkpoint(group, topic, partition, upstream, downstream, metadata)
 
 
+def decode_partition_key(key: bytes | None) -> tuple[str, int]:
+    key_reader = _Reader(key, "topic-partition key")
+    return key_reader.string("topic"), key_reader.int32("partition")
+
+
 def decode_offset_sync(key: bytes | None, value: bytes | None) -> OffsetSync:
-    key_reader = _Reader(key, "offset sync key")
-    topic = key_reader.string("topic")
-    partition = key_reader.int32("partition")
+    topic, partition = decode_partition_key(key)
     value_reader = _Reader(value, "offset sync value")
     upstream = value_reader.int64("upstreamOffset")
     return OffsetSync(topic, partition, upstream, value_reader.int64("offset"))

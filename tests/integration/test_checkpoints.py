@@ -7,13 +7,16 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from mirror.client import MirrorClient
-from mirror.formats.mm2_records import Checkpoint, decode_checkpoint
+from mirror.formats.mm2_records import Checkpoint, decode_checkpoint, decode_offset_sync, encode_partition_key
+from mirror.formats.offset_maps import MapsCommitted, decode
 from mirror.kafka import GroupOffset
 from tests.kafka_harness import KafkaClusters
 from tests.kafka_io import (
+    SINGLE_BROKER_REPLICATION,
     Record,
     consume_and_commit,
     create_topic,
+    end_offsets_total,
     group_flow_properties,
     produce,
     produce_transactions,
@@ -147,3 +150,70 @@ def test_group_active_on_target_is_skipped_and_reported(
         finally:
             member.close()
     assert detail is not None and f"active on backup: {group} (" in detail  # then the group's state
+
+
+def test_translation_survives_compaction_of_the_offset_syncs_topic(
+    kafka_clusters: KafkaClusters, unique_name: str
+) -> None:
+    """The offset-syncs topic is compacted to one sync per partition while the replicator is down;
+    the checkpoint task's persisted maps still translate a group between old breakpoints exactly."""
+    primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
+    target_alias = "vault" + unique_name.rsplit("-", 1)[-1]  # a flow of its own: its own syncs topic
+    syncs_topic = f"mm2-offset-syncs.{target_alias}.internal"
+    create_topic(
+        primary,
+        syncs_topic,
+        config={"cleanup.policy": "compact", "segment.ms": "100", "min.cleanable.dirty.ratio": "0.01"},
+    )
+    create_topic(primary, unique_name)
+    values = produce_transactions(primary, unique_name, [7] * 10, aborted=[2, 6])
+    group = f"{unique_name}-group"
+    remote = f"primary.{unique_name}"
+    properties = "\n".join(
+        [
+            f"clusters = primary, {target_alias}",
+            f"primary.bootstrap.servers = {primary}",
+            f"{target_alias}.bootstrap.servers = {backup}",
+            *SINGLE_BROKER_REPLICATION,
+            "emit.heartbeats.enabled = false",
+            f"primary->{target_alias}.enabled = true",
+            f"primary->{target_alias}.topics = {unique_name}",
+            f"primary->{target_alias}.groups = {group}",
+            "emit.checkpoints.interval.seconds = 1",
+            "refresh.groups.interval.seconds = 1",
+            "sync.group.offsets.enabled = true",
+            "sync.group.offsets.interval.seconds = 1",
+        ]
+    )
+    maps_topic = f"mirror-offset-maps.primary.{target_alias}.internal"
+
+    def syncs_of_topic() -> list[Record]:
+        return [
+            r
+            for r in read_all(primary, syncs_topic)
+            if decode_offset_sync(r.key, r.value).topic == unique_name
+        ]
+
+    def maps_saved() -> bool:
+        if maps_topic not in topic_partitions(backup):
+            return False
+        commits = [decode(r.key, r.value) for r in read_all(backup, maps_topic)]
+        saved = [c.syncs_position for c in commits if isinstance(c, MapsCommitted)]
+        return bool(saved) and max(saved) >= end_offsets_total(primary, syncs_topic) - 1
+
+    with running(properties):  # no group has committed yet: the maps are kept all the same
+        wait_until(replicated(backup, remote, len(values)), what="replication")
+        wait_until(maps_saved, what="offset maps saved up to the end of the offset syncs")
+    breakpoints = len(syncs_of_topic())
+    assert breakpoints > 3  # every transaction marker breaks the line
+    # Roll the active segment (a sync for a partition nobody replicates) and let the cleaner run.
+    time.sleep(0.5)
+    produce(primary, syncs_topic, [Record(0, encode_partition_key("roll", 0), bytes(16), (), 0)])
+    wait_until(lambda: len(syncs_of_topic()) == 1, timeout=120, interval=1, what="compaction of the syncs")
+
+    processed = consume_and_commit(primary, unique_name, group, 33, start=OFFSET_BEGINNING)
+    assert processed == values[:33]
+    with running(properties):
+        wait_until(lambda: committed_offset(backup, group, remote) == 33, what="exact translated offset")
+    resumed = consume_and_commit(backup, remote, group, len(values) - 33, to_end=True)
+    assert resumed == values[33:]

@@ -19,6 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mirror.formats.mm2_records import OffsetSync
+from mirror.formats.offset_maps import (
+    MapsCommitted,
+    PartitionMap,
+    decode,
+    encode_commit,
+    encode_partition_map,
+)
 from mirror.translation import (
     BeyondReplicated,
     Exact,
@@ -351,64 +358,73 @@ def test_store_keeps_partitions_apart_and_tracks_position() -> None:
     assert offset_map.breakpoints() == ((0, 0), (5, 3))
 
 
-def test_snapshot_round_trip_and_layout() -> None:
-    store = OffsetMapStore()
-    for sync in [(0, 0), (5, 3), (9, 5)]:
-        store.add(OffsetSync("t", 0, *sync), position=sync[1])
-    store.add(OffsetSync("é", 3, 40, 10))
-    data = store.snapshot()
-    restored = OffsetMapStore.from_snapshot(data)
-    assert restored.snapshot() == data
-    assert restored.position == 5
-    assert restored.translate("t", 0, 4) == Exact(3)
-    assert restored.translate("é", 3, 40) == Exact(10)
+def test_map_snapshot_layout_and_round_trip() -> None:
     single = OffsetMap()
     single.add(0, 0)
     assert single.snapshot() == bytes.fromhex(
         "0001 01 0000000000000000 00000001 0000000000000000 0000000000000000"
     )
-    empty = OffsetMapStore()
-    assert empty.snapshot() == bytes.fromhex("0001 ffffffffffffffff 00000000")
-    assert OffsetMapStore.from_snapshot(empty.snapshot()).partitions() == frozenset()
+    offset_map = OffsetMap()
+    for sync in [(0, 0), (5, 3), (9, 5)]:
+        offset_map.add(*sync)
+    restored = OffsetMap.from_snapshot(offset_map.snapshot())
+    assert restored.snapshot() == offset_map.snapshot()
+    assert restored.translate(4) == Exact(3)
+    assert OffsetMap.from_snapshot(OffsetMap().snapshot()).latest() is None
 
 
 def test_restore_trims_to_the_configured_bound() -> None:
-    store = OffsetMapStore()
+    offset_map = OffsetMap()
     for sync in [(0, 0), (10, 1), (20, 2)]:
-        store.add(OffsetSync("t", 0, *sync))
-    small = OffsetMapStore.from_snapshot(store.snapshot(), max_breakpoints=1)
-    offset_map = small.partition_map("t", 0)
-    assert offset_map is not None
-    assert offset_map.breakpoints() == ((20, 2),)
-    assert not offset_map.history_complete_from_start
+        offset_map.add(*sync)
+    small = OffsetMap.from_snapshot(offset_map.snapshot(), max_breakpoints=1)
+    assert small.breakpoints() == ((20, 2),)
+    assert not small.history_complete_from_start
 
 
-def test_bad_snapshots_are_rejected_without_changing_the_store() -> None:
-    store = OffsetMapStore()
-    store.add(OffsetSync("t", 0, 0, 0))
-    store.add(OffsetSync("t", 0, 5, 3))
-    good = store.snapshot()
-    target = OffsetMapStore()
-    target.add(OffsetSync("keep", 0, 1, 1))
-    bad = [
-        b"",
-        good[:-1],
-        good + b"\x00",
-        b"\x00\x02" + good[2:],
-        good[:2] + b"\xff" * 7 + b"\xfe" + good[10:],  # position -2
-    ]
-    # Breakpoints out of downstream order inside the map body.
+def test_bad_map_snapshots_are_rejected() -> None:
     offset_map = OffsetMap()
     offset_map.add(0, 0)
     offset_map.add(5, 3)
-    body = bytearray(offset_map.snapshot())
+    good = offset_map.snapshot()
+    body = bytearray(good)
+    # Breakpoints out of downstream order.
     body[15 + 8 : 15 + 16], body[15 + 24 : 15 + 32] = body[15 + 24 : 15 + 32], body[15 + 8 : 15 + 16]
-    with pytest.raises(SnapshotError):
-        OffsetMap.from_snapshot(bytes(body))
-    for data in bad:
+    for data in [b"", good[:-1], good + b"\x00", b"\x00\x02" + good[2:], bytes(body)]:
         with pytest.raises(SnapshotError):
-            target.restore(data)
-    assert target.partitions() == {("keep", 0)}
+            OffsetMap.from_snapshot(data)
+
+
+def test_store_reports_changed_maps_until_saved() -> None:
+    store = OffsetMapStore()
+    store.add(OffsetSync("t", 0, 0, 0), position=0)
+    store.add(OffsetSync("t", 1, 0, 0), position=1)
+    assert [(topic, partition) for topic, partition, _ in store.changed()] == [("t", 0), ("t", 1)]
+    store.mark_saved()
+    assert store.changed() == []
+    store.add(OffsetSync("t", 0, 0, 0), position=2)  # a replay changes nothing
+    assert store.changed() == []
+    store.add(OffsetSync("t", 1, 7, 1), position=3)
+    assert [(topic, partition) for topic, partition, _ in store.changed()] == [("t", 1)]
+
+
+def test_a_position_jump_makes_maps_forget_rather_than_guess() -> None:
+    store = OffsetMapStore()
+    for position, sync in enumerate([(0, 0), (10, 5), (20, 10)]):
+        store.add(OffsetSync("t", 0, *sync), position=position)
+    store.add(OffsetSync("u", 0, 0, 0), position=3)
+    assert store.translate("t", 0, 12) == Exact(7)
+    # Records 4..9 were compacted away unread: one of them may have been a breakpoint of t-0.
+    store.add(OffsetSync("t", 0, 20, 10), position=10)  # a replay of a known sync: still trusted
+    assert store.translate("t", 0, 12) == Exact(7)
+    store.add(OffsetSync("t", 0, 40, 20), position=11)
+    assert isinstance(store.translate("t", 0, 12), Unknown)
+    assert store.translate("t", 0, 41) == Exact(21)
+    assert store.changed()[0][:2] == ("t", 0)
+    # u-0 saw no new sync since the jump, so what it knew stays.
+    assert store.translate("u", 0, 0) == Exact(0)
+    store.skip(12)
+    assert store.position == 12
 
 
 # ---- MM2's rule
@@ -605,17 +621,62 @@ def test_downstream_truncation_then_rewrite(scenario: Scenario, data: st.DataObj
         assert same(got, reference(tuple(new_log), 0, last, True, committed)), committed
 
 
-@settings(max_examples=100, deadline=None)
-@given(scenarios(), st.integers(1, 4))
-def test_snapshot_preserves_translation(scenario: Scenario, max_breakpoints: int) -> None:
+def _persist(store: OffsetMapStore, log: dict[bytes, bytes], commit: bool) -> None:
+    position = store.position
+    assert position is not None
+    for topic, partition, offset_map in store.changed():
+        key, value = encode_partition_map(PartitionMap(topic, partition, position, offset_map.snapshot()))
+        log[key] = value
+    store.mark_saved()
+    if commit:
+        key, value = encode_commit(MapsCommitted(position))
+        log[key] = value
+
+
+def _reload(log: dict[bytes, bytes], max_breakpoints: int) -> OffsetMapStore:
     store = OffsetMapStore(max_breakpoints)
-    for position, (upstream, downstream) in enumerate(scenario.syncs):
-        store.add(OffsetSync("topic", 0, upstream, downstream), position=position)
-    offset_map = store.partition_map("topic", 0)
-    assert offset_map is not None
-    assert len(offset_map.breakpoints()) <= max_breakpoints
-    restored = OffsetMapStore.from_snapshot(store.snapshot(), max_breakpoints)
-    assert restored.snapshot() == store.snapshot()
-    assert restored.position == len(scenario.syncs) - 1
-    for committed in range(max(scenario.source) + 3):
-        assert same(restored.translate("topic", 0, committed), store.translate("topic", 0, committed))
+    for key, value in log.items():
+        record = decode(key, value)
+        if isinstance(record, MapsCommitted):
+            store.restore_position(record.syncs_position)
+        elif isinstance(record, PartitionMap):
+            store.restore(
+                record.topic, record.partition, OffsetMap.from_snapshot(record.snapshot, max_breakpoints)
+            )
+    return store
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(), scenarios(), st.integers(1, 4), st.data())
+def test_persisted_maps_resume_exactly(
+    first: Scenario, second: Scenario, max_breakpoints: int, data: st.DataObject
+) -> None:
+    """Maps saved in rounds (the last one possibly cut short before its commit), reloaded and fed
+    the syncs after the committed position, translate exactly as if nothing had stopped."""
+    syncs = [("a", sync) for sync in first.syncs] + [("b", sync) for sync in second.syncs]
+    order = data.draw(st.permutations(range(len(syncs))))
+    # Keep each partition's syncs in emission order while interleaving the two partitions.
+    per_topic = {"a": iter(first.syncs), "b": iter(second.syncs)}
+    feed = [(syncs[index][0], next(per_topic[syncs[index][0]])) for index in order]
+    stop = data.draw(st.integers(1, len(feed)))
+    rounds = sorted(data.draw(st.sets(st.integers(1, stop), max_size=4)) | {stop})
+    crashed_last_round = data.draw(st.booleans())
+
+    whole = OffsetMapStore(max_breakpoints)
+    saved = OffsetMapStore(max_breakpoints)
+    log: dict[bytes, bytes] = {}
+    for position, (topic, (upstream, downstream)) in enumerate(feed):
+        whole.add(OffsetSync(topic, 0, upstream, downstream), position=position)
+        if position < stop:
+            saved.add(OffsetSync(topic, 0, upstream, downstream), position=position)
+        if position + 1 in rounds:
+            last = position + 1 == rounds[-1]
+            _persist(saved, log, commit=not (last and crashed_last_round))
+    resumed = _reload(log, max_breakpoints)
+    start = 0 if resumed.position is None else resumed.position + 1
+    for position in range(start, len(feed)):
+        topic, (upstream, downstream) = feed[position]
+        resumed.add(OffsetSync(topic, 0, upstream, downstream), position=position)
+    for topic, scenario in (("a", first), ("b", second)):
+        for committed in range(max(scenario.source) + 3):
+            assert same(resumed.translate(topic, 0, committed), whole.translate(topic, 0, committed))
