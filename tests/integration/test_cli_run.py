@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -12,13 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from confluent_kafka import Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from tests.kafka_harness import KafkaClusters
 from tests.kafka_io import (
     Record,
+    consume_and_commit,
     create_topic,
     end_offsets_total,
+    group_flow_properties,
     mm2_properties,
     produce,
     read_all,
@@ -152,3 +155,112 @@ def test_sigkill_twice_loses_nothing(kafka_clusters: KafkaClusters, unique_name:
 
 def _sequences(bootstrap: str, topic: str) -> set[int]:
     return {int(r.value) for r in read_all(bootstrap, topic, timeout=60) if r.value is not None}
+
+
+def test_failover_after_a_sigkill_is_exact(
+    kafka_clusters: KafkaClusters, unique_name: str, tmp_path: Path
+) -> None:
+    """The replicator is SIGKILLed mid-stream and restarted, so the target holds a stretch of
+    records twice. A group that committed after that stretch resumes on the target with no gap
+    and no duplicate; a group that committed before it sees each record at least once and the
+    physical second copies only, nothing more (no exactly-once here, so those are unavoidable)."""
+    primary, backup = kafka_clusters.primary.bootstrap_servers, kafka_clusters.backup.bootstrap_servers
+    total = 60_000
+    create_topic(primary, unique_name)
+    early, late = f"{unique_name}-early", f"{unique_name}-late"
+    config = tmp_path / "mm2.properties"
+    config.write_text(
+        group_flow_properties(
+            primary,
+            backup,
+            unique_name,
+            f"{early}, {late}",
+            "refresh.groups.interval.seconds = 1",
+            sync_group_offsets=True,
+        )
+    )
+    log = tmp_path / "mirror.log"
+    produce(primary, unique_name, [Record(0, None, str(seq).encode(), (), 0) for seq in range(2000)])
+    assert consume_and_commit(primary, unique_name, early, 1000, start=OFFSET_BEGINNING)[-1] == b"999"
+
+    def produce_slowly() -> None:
+        producer = Producer({"bootstrap.servers": primary, "enable.idempotence": True, "linger.ms": 5})
+        for seq in range(2000, total):
+            producer.produce(unique_name, str(seq).encode(), partition=0)
+            if seq % 4000 == 3999:
+                producer.poll(0)
+                time.sleep(0.4)
+        assert producer.flush(60) == 0
+
+    feeder = threading.Thread(target=produce_slowly)
+    feeder.start()
+    remote = f"primary.{unique_name}"
+    try:
+        with mirror_run(config, log) as process:
+            wait_until(lambda: end_offsets_total(backup, remote) > 5000, timeout=60, what="some replication")
+            time.sleep(1.5)
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+        feeder.join(120)
+        assert (
+            consume_and_commit(primary, unique_name, late, total - 500, start=OFFSET_BEGINNING)[-1]
+            == str(total - 501).encode()
+        )
+        with mirror_run(config, log) as process:
+            wait_until(
+                lambda: _sequences(backup, remote) >= set(range(total)), timeout=120, interval=2, what="all"
+            )
+            for group, position in ((early, 1000), (late, total - 500)):
+                wait_until(
+                    functools.partial(_committed_value_follows, backup, remote, group, position),
+                    what=f"{group} synced to the backup",
+                )
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(10) == 0
+    finally:
+        feeder.join(120)
+
+    copies = [int(r.value) for r in read_all(backup, remote, timeout=60) if r.value is not None]
+    physical_duplicates = len(copies) - len(set(copies))
+    assert physical_duplicates > 0, "the kill left no duplicate, so this test proves nothing"
+    late_seen = [int(v) for v in consume_and_commit(backup, remote, late, 500, to_end=True)]
+    assert late_seen == list(range(total - 500, total))
+    early_seen = [int(v) for v in _read_from_committed(backup, remote, early)]
+    assert list(dict.fromkeys(early_seen)) == list(range(1000, total))
+    assert len(early_seen) - len(set(early_seen)) == physical_duplicates
+    print(f"\nfailover after SIGKILL: {physical_duplicates} records on the target twice")
+
+
+def _committed_value_follows(bootstrap: str, topic: str, group: str, source_position: int) -> bool:
+    """The group's committed offset on the target points at the record the source group would read next."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        committed = consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
+        if committed < 0:
+            return False
+        consumer.assign([TopicPartition(topic, 0, committed)])
+        messages = [m for m in consumer.consume(1, 5.0) if m.error() is None]
+        return bool(messages) and messages[0].value() == str(source_position).encode()
+    finally:
+        consumer.close()
+
+
+def _read_from_committed(bootstrap: str, topic: str, group: str) -> list[bytes]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        committed = consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
+        end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
+        consumer.assign([TopicPartition(topic, 0, committed)])
+        values: list[bytes] = []
+        position = committed
+        while position < end:
+            for message in consumer.consume(10_000, 5.0):
+                value = message.value()
+                assert message.error() is None and value is not None, message.error()
+                values.append(value)
+                offset = message.offset()
+                assert offset is not None
+                position = offset + 1
+        return values
+    finally:
+        consumer.close()
