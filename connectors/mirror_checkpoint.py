@@ -21,16 +21,16 @@ from dataclasses import dataclass
 
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, Message, TopicPartition
 
+from connectors import offset_maps
 from mirror.config.connectors import MirrorCheckpointConfig
-from mirror.formats import offset_maps
 from mirror.formats.mm2_records import (
     Checkpoint,
     RecordFormatError,
     decode_checkpoint,
-    decode_offset_sync,
     encode_key,
     encode_value,
 )
+from mirror.formats.offset_maps import MapsCommitted, PartitionMap, encode_commit, encode_partition_map
 from mirror.kafka import ClusterAdmin, GroupOffset, KafkaClientError, TopicSpec, make_consumer
 from mirror.kafka.clients import ErrorWatch, read_to_end, watermarks
 from mirror.runtime.contracts import (
@@ -41,7 +41,7 @@ from mirror.runtime.contracts import (
     SourceTaskContext,
     TaskConfig,
 )
-from mirror.translation import BeyondReplicated, Exact, OffsetMap, OffsetMapStore, SnapshotError
+from mirror.translation import BeyondReplicated, Exact, OffsetMapStore
 
 log = logging.getLogger("connectors.mirror_checkpoint")
 
@@ -195,65 +195,24 @@ class MirrorCheckpointTask(SourceTask):
         self._source_admin = _admin(parsed, "source")
         self._target_admin = _admin(parsed, "target")
         self._load_checkpoints()
-        self._load_maps()
+        timeout_s = parsed.admin_timeout_ms / 1000
+        name = f"{parsed.source_alias}->{parsed.target_alias}|{parsed.name}|offset-maps-consumer"
+        self._store = offset_maps.load_saved(parsed, name, timeout_s)
+        if self._store.position is not None:
+            log.info(
+                "offset maps restored",
+                extra={"partitions": len(self._store.partitions()), "syncs_position": self._store.position},
+            )
         name = f"{parsed.source_alias}->{parsed.target_alias}|{parsed.name}|offset-syncs-consumer"
         self._syncs, self._syncs_watch = make_consumer(parsed.offset_syncs_consumer.librdkafka, name)
         topic = parsed.offset_syncs_topic
-        low, self._syncs_end = watermarks(self._syncs, topic, 0, parsed.admin_timeout_ms / 1000)
-        start = self._resume_position(low)
+        low, self._syncs_end = watermarks(self._syncs, topic, 0, timeout_s)
+        self._store, start = offset_maps.resume(self._store, low, self._syncs_end, topic)
         self._syncs.assign([TopicPartition(topic, 0, start)])
         self._syncs_ready = start >= self._syncs_end
         now = time.monotonic()
         self._next_emit = now
         self._next_sync = now + parsed.sync_group_offsets_interval_s
-
-    def _resume_position(self, low: int) -> int:
-        """Where to read the offset syncs from: right after the saved maps, if they still fit."""
-        saved = self._store.position
-        if saved is None:
-            return max(low, 0)
-        if saved >= self._syncs_end:
-            log.warning(
-                "offset-syncs topic ends before the saved offset maps (was it recreated?); "
-                "reading it from the start",
-                extra={"topic": self.config.offset_syncs_topic, "saved_position": saved},
-            )
-            self._store = OffsetMapStore()
-            return max(low, 0)
-        # Below the low watermark the records are gone: the store sees the jump and forgets.
-        return max(saved + 1, low)
-
-    def _load_maps(self) -> None:
-        config = self.config
-        name = f"{config.source_alias}->{config.target_alias}|{config.name}|offset-maps-consumer"
-        maps: dict[tuple[str, int], bytes] = {}
-        committed: int | None = None
-        for record in read_to_end(
-            config.target_consumer.librdkafka, config.offset_maps_topic, name, config.admin_timeout_ms / 1000
-        ):
-            try:
-                decoded = offset_maps.decode(record.key(), record.value())
-            except RecordFormatError as exc:
-                log.warning("skipping unreadable offset map record", extra={"error": str(exc)})
-                continue
-            if isinstance(decoded, offset_maps.MapsCommitted):
-                committed = decoded.syncs_position
-            elif isinstance(decoded, offset_maps.PartitionMap):
-                maps[(decoded.topic, decoded.partition)] = decoded.snapshot
-        if committed is None:
-            return
-        store = OffsetMapStore()
-        try:
-            for (topic, partition), snapshot in maps.items():
-                store.restore(topic, partition, OffsetMap.from_snapshot(snapshot))
-        except SnapshotError as exc:
-            log.warning(
-                "saved offset maps unreadable; rebuilding from offset syncs", extra={"error": str(exc)}
-            )
-            return
-        store.restore_position(committed)
-        self._store = store
-        log.info("offset maps restored", extra={"partitions": len(maps), "syncs_position": committed})
 
     def _load_checkpoints(self) -> None:
         """Previous checkpoints, so a restarted task never emits one that moves a group backwards."""
@@ -274,17 +233,7 @@ class MirrorCheckpointTask(SourceTask):
 
     def _read_syncs(self) -> None:
         assert self._syncs is not None and self._syncs_watch is not None
-        for message in self._syncs.consume(10_000, 0):
-            if message.error() is not None:
-                continue
-            position = message.offset()
-            try:
-                sync = decode_offset_sync(message.key(), message.value())
-            except RecordFormatError:
-                if position is not None:
-                    self._store.skip(position)
-                continue
-            self._store.add(sync, position)
+        offset_maps.apply_syncs(self._store, self._syncs.consume(10_000, 0))
         self._syncs_watch.raise_if_fatal()
         if not self._syncs_ready:
             position = self._syncs.position([TopicPartition(self.config.offset_syncs_topic, 0)])[0].offset
@@ -321,12 +270,10 @@ class MirrorCheckpointTask(SourceTask):
         topic = self.config.offset_maps_topic
         now_ms = int(time.time() * 1000)
         encoded = [
-            offset_maps.encode_partition_map(
-                offset_maps.PartitionMap(topic_name, partition, position, offset_map.snapshot())
-            )
+            encode_partition_map(PartitionMap(topic_name, partition, position, offset_map.snapshot()))
             for topic_name, partition, offset_map in changed
         ]
-        encoded.append(offset_maps.encode_commit(offset_maps.MapsCommitted(position)))
+        encoded.append(encode_commit(MapsCommitted(position)))
         self._store.mark_saved()
         return [
             Message(

@@ -168,8 +168,11 @@ def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float)
             time.sleep(0.1)
 
 
-def read_to_end(config: Mapping[str, str], topic: str, name: str, timeout_s: float) -> list[Message]:
-    """Every record of a (small, internal) topic, from the beginning to the end seen at the start.
+def read_to_end(
+    config: Mapping[str, str], topic: str, name: str, timeout_s: float, start: int = OFFSET_BEGINNING
+) -> list[Message]:
+    """Every record of a (small, internal) topic, from ``start`` (every partition) to the end seen
+    at the start.
 
     Ends by position, not by the last offset seen: transaction markers and compaction leave
     offsets that are never delivered as records.
@@ -182,7 +185,8 @@ def read_to_end(config: Mapping[str, str], topic: str, name: str, timeout_s: flo
         remaining = {
             p: high for p in metadata.partitions if (high := watermarks(consumer, topic, p, timeout_s)[1]) > 0
         }
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in remaining])
+        remaining = {p: high for p, high in remaining.items() if start < 0 or start < high}
+        consumer.assign([TopicPartition(topic, p, start) for p in remaining])
         records: list[Message] = []
         deadline = time.monotonic() + timeout_s
         while remaining:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from confluent_kafka import Message, TopicPartition
 
+from connectors.offset_maps import read_current
 from mirror.config.connectors import MirrorCheckpointConfig, MirrorHeartbeatConfig, MirrorSourceConfig
 from mirror.config.mm2 import FlowConfig, MirrorMakerConfig
 from mirror.formats.mm2_records import (
@@ -21,7 +22,6 @@ from mirror.formats.mm2_records import (
     RecordFormatError,
     decode_checkpoint,
     decode_heartbeat,
-    decode_offset_sync,
 )
 from mirror.kafka import ClusterAdmin, GroupOffset, KafkaClientError, make_consumer
 from mirror.kafka.clients import read_to_end
@@ -36,7 +36,6 @@ from mirror.runbook.plan import (
     reverse_translate,
 )
 from mirror.runtime.offsets import OffsetStore
-from mirror.translation import OffsetMapStore
 
 log = logging.getLogger("mirror.runbook")
 
@@ -132,20 +131,6 @@ def _latest_checkpoints(
         timestamp = int(record.timestamp()[1])
         written_ms[decoded.group] = max(written_ms.get(decoded.group, timestamp), timestamp)
     return latest, written_ms
-
-
-def _offset_syncs(config: MirrorCheckpointConfig, name: str, timeout_s: float) -> OffsetMapStore:
-    store = OffsetMapStore()
-    records = _read_or_empty(
-        config.offset_syncs_consumer.librdkafka, config.offset_syncs_topic, name, timeout_s
-    )
-    for record in records:
-        try:
-            sync = decode_offset_sync(record.key(), record.value())
-        except RecordFormatError:
-            continue
-        store.add(sync)
-    return store
 
 
 def _flow_progress(flow: FlowConfig, source: MirrorSourceConfig) -> dict[tuple[str, int], int]:
@@ -274,7 +259,7 @@ def _rows_from_groups(
             committed[group] = offsets
     if not committed:
         return {}
-    syncs = _offset_syncs(
+    syncs = read_current(
         checkpoint,
         f"{request.from_cluster}->{request.to_cluster}|failover|offset-syncs",
         checkpoint.admin_timeout_ms / 1000,
@@ -448,7 +433,7 @@ def _rows_going_home(
             committed[group] = offsets
     if not committed:
         return {}
-    syncs = _offset_syncs(checkpoint, f"{b}->{a}|failback|offset-syncs", checkpoint.admin_timeout_ms / 1000)
+    syncs = read_current(checkpoint, f"{b}->{a}|failback|offset-syncs", checkpoint.admin_timeout_ms / 1000)
     rows = {}
     for group, offsets in committed.items():
         for (remote, partition), position in offsets.items():
