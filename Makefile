@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA_LOCAL := $(BIN)/python deploy/local/kafka-local
 
-.PHONY: help install kafka-jars lint typecheck unit integration test demo bench clean
+.PHONY: help install kafka-jars postgres lint typecheck unit integration test demo bench clean
 
 help:
 	@echo "make demo   - install, start two local Kafka clusters, replicate sample data with 'mirror run'"
@@ -25,6 +25,11 @@ install: $(STAMP)
 kafka-jars: $(STAMP)
 	$(KAFKA_LOCAL) classpath > /dev/null
 
+# PostgreSQL's server binaries for the store's tests (each test run starts its own private server).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -38,7 +43,7 @@ unit: install
 integration: install kafka-jars
 	$(BIN)/pytest -q tests/integration
 
-test: install kafka-jars lint typecheck
+test: install kafka-jars postgres lint typecheck
 	$(BIN)/pytest -q tests
 
 demo: install kafka-jars

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -52,7 +53,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only the flows whose target is one of these clusters (default: all)",
     )
     _add_runbook_commands(commands)
+    _add_service_commands(commands)
     return parser
+
+
+DEFAULT_DATABASE_URL = "sqlite:///mirror.db"
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("MIRROR_DATABASE_URL", DEFAULT_DATABASE_URL),
+        metavar="URL",
+        help="control-plane database: sqlite:///path or postgresql+psycopg://... "
+        "(default: $MIRROR_DATABASE_URL, else sqlite:///mirror.db in the current directory)",
+    )
+
+
+def _add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the REST API, the connector runtime and the scheduler until interrupted",
+        description=(
+            "Serve the Kafka-Connect-compatible REST API (gunicorn), run the connectors assigned to this "
+            "worker and, while this process leads, the schedules. Several processes on one PostgreSQL "
+            "share the work. Without API tokens it listens on loopback addresses only (exit 2 otherwise). "
+            "SIGINT/SIGTERM stop everything cleanly and exit 0."
+        ),
+    )
+    _database_option(serve)
+    serve.add_argument("--bind", default="127.0.0.1:8083", metavar="HOST:PORT", help="default 127.0.0.1:8083")
+    serve.add_argument("--workers", type=int, default=2, metavar="N", help="API server processes (default 2)")
+    serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate: serve HTTPS")
+    serve.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key of --tls-cert")
+    serve.add_argument("--worker-id", metavar="ID", help="this worker's id (default HOSTNAME:PORT)")
+
+    token = commands.add_parser("token", help="create, list or revoke REST API tokens")
+    actions = token.add_subparsers(dest="subcommand", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a token and print it (shown only once)")
+    create.add_argument("--role", choices=("admin", "read"), required=True)
+    create.add_argument("--name", help="a name to recognise it by (default ROLE-<random>)")
+    _database_option(create)
+    _database_option(actions.add_parser("list", help="list tokens (never their secret)"))
+    revoke = actions.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", help="the token's id, as `mirror token list` shows it")
+    _database_option(revoke)
 
 
 _RUNBOOK_NOTE = (
@@ -158,6 +203,29 @@ def runbook(args: argparse.Namespace) -> int:
     )
 
 
+def service(args: argparse.Namespace) -> int:
+    # Imported here so `mirror --help` stays fast and needs no database driver.
+    from mirror.service import token_commands  # noqa: PLC0415
+    from mirror.service.serve import ServeOptions, parse_bind, serve  # noqa: PLC0415
+
+    if args.command == "token":
+        if args.subcommand == "create":
+            return token_commands.create_token(args.db, args.role, args.name)
+        if args.subcommand == "list":
+            return token_commands.list_tokens(args.db)
+        return token_commands.revoke_token(args.db, args.id)
+    try:
+        host, port = parse_bind(args.bind)
+    except ValueError as exc:
+        print(f"mirror: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    if args.workers < 1:
+        print("mirror: --workers must be at least 1", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    options = ServeOptions(args.db, host, port, args.workers, args.tls_cert, args.tls_key, args.worker_id)
+    return serve(options)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_format)
@@ -165,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args.config, args.clusters)
     if args.command in ("failover", "failback"):
         return runbook(args)
+    if args.command in ("serve", "token"):
+        return service(args)
     return EXIT_FAILURE  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from connectors.mirror_checkpoint import MirrorCheckpointConnector
 from connectors.mirror_heartbeat import MirrorHeartbeatConnector
 from connectors.mirror_source import MirrorSourceConnector
-from mirror.config.librdkafka import to_librdkafka
+from mirror.config.connectors import parse_integer
+from mirror.config.errors import ConfigError, ConfigErrors
+from mirror.config.librdkafka import Role, to_librdkafka
 from mirror.config.mm2 import FlowConfig, MirrorMakerConfig
 from mirror.runtime.contracts import Connector
 from mirror.runtime.offsets import OffsetStorageSettings
@@ -43,19 +45,46 @@ def _connection_keys(config: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def offset_storage(worker: Mapping[str, str], source_alias: str) -> OffsetStorageSettings:
+    """Where a Connect worker config (the target's connection keys, ``offset.storage.*``,
+    ``consumer.*`` and ``admin.*``) keeps the source offsets of cluster ``source_alias``.
+
+    Raises ConfigErrors naming the worker key at fault."""
+    connection = _connection_keys(worker)
+    errors: list[ConfigError] = []
+
+    def integer(key: str, default: str) -> int:
+        try:
+            return parse_integer(key, worker.get(key, default), "int")
+        except ConfigError as error:
+            errors.append(error)
+            return 0
+
+    def client(role: Role) -> dict[str, str]:
+        try:
+            return dict(to_librdkafka({**connection, **_prefixed(worker, f"{role}.")}, role).librdkafka)
+        except ConfigErrors as failure:
+            errors.extend(failure.errors)
+            return {}
+
+    settings = OffsetStorageSettings(
+        topic=worker.get("offset.storage.topic", f"mm2-offsets.{source_alias}.internal"),
+        partitions=integer("offset.storage.partitions", "25"),
+        replication_factor=integer("offset.storage.replication.factor", "3"),
+        consumer=client("consumer"),
+        admin=client("admin"),
+    )
+    if errors:
+        raise ConfigErrors(errors)
+    return settings
+
+
 def worker_settings(flow: FlowConfig) -> WorkerSettings:
     """The worker of flow S->T: connection to T, and where on T the source offsets live."""
     worker = flow.worker
-    connection = _connection_keys(worker)
     return WorkerSettings(
         worker_id=f"{socket.gethostname()}:{os.getpid()}:{flow.source}->{flow.target}",
-        offsets=OffsetStorageSettings(
-            topic=worker.get("offset.storage.topic", f"mm2-offsets.{flow.source}.internal"),
-            partitions=int(worker.get("offset.storage.partitions", "25")),
-            replication_factor=int(worker.get("offset.storage.replication.factor", "3")),
-            consumer=to_librdkafka({**connection, **_prefixed(worker, "consumer.")}, "consumer").librdkafka,
-            admin=to_librdkafka({**connection, **_prefixed(worker, "admin.")}, "admin").librdkafka,
-        ),
+        offsets=offset_storage(worker, flow.source),
         offset_flush_interval_s=int(worker.get("offset.flush.interval.ms", OFFSET_FLUSH_INTERVAL_MS_DEFAULT))
         / 1000,
     )

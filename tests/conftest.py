@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import postgres_harness
 from tests.kafka_harness import (
     REPO,
     ClusterProcess,
@@ -67,6 +68,36 @@ def _cleanup_state_dir(request: pytest.FixtureRequest, state_dir: Path, keep: bo
         sys.stderr.write(f"\nlocal Kafka state (broker logs) kept in {state_dir}\n")
         return
     shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL server for this session; ``MIRROR_TEST_POSTGRES_URL`` reuses one of yours."""
+    reused = os.environ.get("MIRROR_TEST_POSTGRES_URL")
+    if reused:
+        yield reused
+        return
+    try:
+        server = postgres_harness.start_postgres()
+    except postgres_harness.PostgresMissingError as missing:
+        pytest.fail(str(missing), pytrace=False)
+    try:
+        yield server.url()
+    finally:
+        postgres_harness.stop_postgres(server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, once a SQLite file and once a fresh PostgreSQL database (dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mirror.db'}"
+        return
+    database_url = postgres_harness.create_database(request.getfixturevalue("postgres_url"))
+    try:
+        yield database_url
+    finally:
+        postgres_harness.drop_database(database_url)
 
 
 @pytest.fixture

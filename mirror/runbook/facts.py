@@ -136,9 +136,9 @@ def _latest_checkpoints(
 def _flow_progress(flow: FlowConfig, source: MirrorSourceConfig) -> dict[tuple[str, int], int]:
     """The flow's last replicated source offset per partition, as stored on its target."""
     # Imported here: mirror.standalone pulls in the connectors, which only this needs.
-    from mirror.standalone import worker_settings  # noqa: PLC0415
+    from mirror.standalone import offset_storage  # noqa: PLC0415
 
-    store = OffsetStore(worker_settings(flow).offsets, source.name, flow.source)
+    store = OffsetStore(offset_storage(flow.worker, flow.source), source.name, flow.source)
     try:
         return store.read()
     except KafkaClientError as exc:

@@ -8,10 +8,10 @@ exactly-once mode can commit records and offsets in one producer transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from mirror.formats.connect_offsets import (
     OffsetRecordError,
@@ -27,14 +27,16 @@ from mirror.runtime.contracts import SourcePartition
 
 log = logging.getLogger("mirror.runtime.offsets")
 
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
 
 @dataclass(frozen=True)
 class OffsetStorageSettings:
     topic: str
     partitions: int
     replication_factor: int
-    consumer: Mapping[str, str]
-    admin: Mapping[str, str]
+    consumer: Mapping[str, str] = field(repr=False)
+    admin: Mapping[str, str] = field(repr=False)
     timeout_s: float = 60.0
 
 
@@ -92,11 +94,32 @@ class OffsetStore:
         else:
             offsets[partition] = offset
 
-    def write(self, producer: Producer, offsets: Mapping[SourcePartition, int]) -> None:
+    def forget(
+        self,
+        producer: Producer,
+        partitions: Iterable[SourcePartition],
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        """Queue tombstones: these partitions then have no committed offset."""
+        for topic, partition in partitions:
+            producer.produce(
+                self.settings.topic,
+                None,
+                encode_key(SourceOffsetKey(self.connector, self.cluster, topic, partition)),
+                on_delivery=on_delivery,
+            )
+
+    def write(
+        self,
+        producer: Producer,
+        offsets: Mapping[SourcePartition, int],
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
         """Queue offset records on ``producer`` (the caller serves and flushes it)."""
         for (topic, partition), offset in offsets.items():
             producer.produce(
                 self.settings.topic,
                 encode_value(offset),
                 encode_key(SourceOffsetKey(self.connector, self.cluster, topic, partition)),
+                on_delivery=on_delivery,
             )

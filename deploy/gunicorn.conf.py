@@ -1,0 +1,27 @@
+"""gunicorn settings of the REST API that ``mirror serve`` starts; it passes them in the environment.
+
+MIRROR_API_BIND (host:port), MIRROR_API_WORKERS, MIRROR_API_TLS_CERT and MIRROR_API_TLS_KEY (PEM
+files; both or neither). The app reads MIRROR_DATABASE_URL and its own settings (mirror.api.app).
+"""
+
+import os
+
+wsgi_app = "mirror.api.app:wsgi_app()"
+bind = [os.environ.get("MIRROR_API_BIND", "127.0.0.1:8083")]
+workers = int(os.environ.get("MIRROR_API_WORKERS", "2"))
+certfile = os.environ.get("MIRROR_API_TLS_CERT") or None
+keyfile = os.environ.get("MIRROR_API_TLS_KEY") or None
+
+proc_name = "mirror-api"
+# One control socket per user would be shared by every `mirror serve` on the host; mirror serve
+# manages its server itself.
+control_socket_disable = True
+timeout = 60
+graceful_timeout = 5
+"""``mirror serve`` waits 10 s for a clean stop before it kills the server."""
+
+accesslog = "-"
+errorlog = "-"
+# The path without its query string (%(U)s, not %(r)s): a query may carry a secret. No headers,
+# no referer: Authorization and links are not logged either.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'

@@ -1,0 +1,96 @@
+"""Every error the API answers is Connect's error body: ``{"error_code": N, "message": "..."}``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import StatementError
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
+
+from mirror.service.offsets import OffsetsUnavailableError
+from mirror.store.store import AlreadyExistsError, InUseError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An answer with a status and a message, raised anywhere in a request."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, message)
+
+
+def error_response(status: int, message: str) -> Response:
+    response = jsonify({"error_code": status, "message": message})
+    response.status_code = status
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    if isinstance(error, RequestEntityTooLarge):
+        message = "Request body is larger than the limit of this server"
+    elif isinstance(error, NotFound) or error.description is None or status == 405:
+        message = f"HTTP {status} {error.name}"
+    else:
+        message = error.description
+    response = error_response(status, message)
+    # 405 answers say which methods the resource has.
+    for name, value in error.get_headers():
+        if name.lower() == "allow":
+            response.headers[name] = value
+    return response
+
+
+def _api_error(error: ApiError) -> Response:
+    response = error_response(error.status, error.message)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="mirror"'
+    return response
+
+
+def _store_not_found(error: NotFoundError) -> Response:
+    return error_response(404, str(error))
+
+
+def _store_conflict(error: AlreadyExistsError | InUseError) -> Response:
+    return error_response(409, str(error))
+
+
+def _offsets_unavailable(error: OffsetsUnavailableError) -> Response:
+    return error_response(503, f"Connector offsets are not available: {error}")
+
+
+def _unexpected(error: Exception) -> Response:
+    incident = secrets.token_hex(4)
+    # SQLAlchemy quotes a failed statement's parameters (config values, secrets) in its message:
+    # log the driver's own message instead.
+    shown: BaseException = error.orig if isinstance(error, StatementError) and error.orig else error
+    stack = "".join(traceback.format_tb(error.__traceback__))
+    log.error(
+        "request failed (incident %s): %s: %s\n%s", incident, type(shown).__name__, shown, stack.rstrip()
+    )
+    return error_response(500, f"Internal server error (incident {incident}; details are in the server log)")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(NotFoundError, _store_not_found)
+    app.register_error_handler(AlreadyExistsError, _store_conflict)
+    app.register_error_handler(InUseError, _store_conflict)
+    app.register_error_handler(OffsetsUnavailableError, _offsets_unavailable)
+    app.register_error_handler(Exception, _unexpected)

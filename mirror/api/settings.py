@@ -1,0 +1,36 @@
+"""What the API is built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mirror.service.offsets import OffsetsAdmin
+from mirror.service.plugins import PLUGIN_VERSION
+from mirror.store.store import Store
+
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Give ``database_url`` (the app opens its own Store) or ``store`` (shared with the caller)."""
+
+    database_url: str | None = None
+    store: Store | None = None
+    auth_required: bool = True
+    """False: every request is allowed, as actor ``local`` (only for a loopback bind with no tokens)."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    advertised_url: str | None = None
+    """Base of ``Location`` headers (e.g. ``http://mirror.example:8083``); None: the request's own host."""
+    version: str = PLUGIN_VERSION
+    """Shown by ``GET /``; clients read it as the Kafka Connect version they talk to."""
+    commit: str = "0000000000000000"
+    kafka_cluster_id: str | None = None
+    offsets: OffsetsAdmin | None = None
+    """Reads and changes connector offsets in Kafka; None: the offsets endpoints answer 503."""
+
+    def __post_init__(self) -> None:
+        if (self.database_url is None) == (self.store is None):
+            raise ValueError("ApiSettings needs exactly one of database_url and store")
+        if self.max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be positive, not {self.max_body_bytes}")

@@ -1,0 +1,1 @@
+"""The control plane's state in SQL: SQLAlchemy models, Alembic migrations, typed records."""
