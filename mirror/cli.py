@@ -101,9 +101,11 @@ def _add_service_commands(commands: argparse._SubParsersAction[argparse.Argument
 
 
 _RUNBOOK_NOTE = (
-    "mirror cannot stop a `mirror run` process: pre-flight watches the FROM->TO flow for about two "
-    "seconds and refuses (exit 4) while its progress or heartbeats still move; stop that flow first, "
-    "or pass --force knowing that records replicated later may be read again. Groups with active "
+    "A flow that `mirror serve` runs is stopped through its REST API first when --service names it "
+    "(failover; the token comes from $MIRROR_API_TOKEN). mirror cannot stop a `mirror run` process: "
+    "pre-flight watches the FROM->TO flow for about two seconds and refuses (exit 4) while its "
+    "progress or heartbeats still move; stop that flow first, or pass --force knowing that records "
+    "replicated later may be read again. Groups with active "
     "members on the destination are skipped. Offsets only move forward, so running it twice is "
     "harmless. Exit codes: 0 done (or already done), 2 bad configuration, 3 partial (some groups "
     "skipped), 4 refused (nothing changed), 1 a cluster failed mid-way."
@@ -139,6 +141,15 @@ def _add_runbook_commands(commands: argparse._SubParsersAction[argparse.Argument
         sub.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
         sub.add_argument("--json", action="store_true", help="print the plan as JSON")
         sub.add_argument("--force", action="store_true", help="proceed while the flow still replicates")
+        if name == "failover":
+            sub.add_argument(
+                "--service",
+                metavar="URL",
+                help="the `mirror serve` REST API running the FROM->TO flow: stop it there first",
+            )
+            sub.add_argument(
+                "--flow", metavar="NAME", help="the flow's name in that service (default FROM-TO)"
+            )
 
 
 def load_config(path: Path) -> MirrorMakerConfig:
@@ -191,6 +202,13 @@ def runbook(args: argparse.Namespace) -> int:
     except (ConfigError, ConfigErrors) as exc:
         print(f"mirror: configuration refused:\n{exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    from mirror.runbook.service_flow import TOKEN_ENV, ServiceFlow  # noqa: PLC0415
+
+    service_url = getattr(args, "service", None)
+    service = None
+    if service_url:
+        flow_name = args.flow or f"{args.from_cluster}-{args.to_cluster}"
+        service = ServiceFlow(service_url, flow_name, os.environ.get(TOKEN_ENV) or None)
     return run_runbook(
         config,
         args.command,
@@ -200,6 +218,7 @@ def runbook(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         as_json=args.json,
         force=args.force,
+        service=service,
     )
 
 

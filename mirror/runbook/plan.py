@@ -292,7 +292,9 @@ def _warnings(preflight: Preflight) -> list[str]:
     return warnings
 
 
-def make_plan(facts: Facts, *, dry_run: bool, force: bool) -> FailoverPlan:
+def make_plan(facts: Facts, *, dry_run: bool, force: bool, stops_flow: str | None = None) -> FailoverPlan:
+    """``stops_flow``: the service flow a real run stops before it gathers facts (so a dry run
+    that sees it replicating plans as if it were stopped, and says so)."""
     preflight = facts.preflight
     refusals = []
     warnings = _warnings(preflight)
@@ -305,7 +307,11 @@ def make_plan(facts: Facts, *, dry_run: bool, force: bool) -> FailoverPlan:
             f"the {facts.from_cluster}->{facts.to_cluster} flow is still replicating: stop `mirror run` "
             f"for it first (or pass --force, knowing more data may arrive and be read again)"
         )
-        if force:
+        if dry_run and stops_flow is not None:
+            warnings.append(
+                f"a real run first stops flow {stops_flow!r} through the service and waits for it"
+            )
+        elif force:
             warnings.append("forced: " + message)
         else:
             refusals.append(message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from dataclasses import replace
 from typing import TextIO
 
 from mirror.config.mm2 import MirrorMakerConfig
@@ -12,6 +13,7 @@ from mirror.kafka import GroupOffset, KafkaClientError
 from mirror.runbook.facts import Clients, Request, gather
 from mirror.runbook.plan import (
     EXIT_BAD_CONFIG,
+    EXIT_REFUSED,
     Direction,
     FailoverPlan,
     make_plan,
@@ -19,6 +21,7 @@ from mirror.runbook.plan import (
     to_json,
     with_write_failures,
 )
+from mirror.runbook.service_flow import FlowStopError, ServiceFlow, source_connector, stop_and_wait
 
 log = logging.getLogger("mirror.runbook")
 
@@ -43,6 +46,20 @@ def _commit(plan: FailoverPlan, clients: Clients) -> FailoverPlan:
     return with_write_failures(plan, failures)
 
 
+def _with_source_connector(
+    config: MirrorMakerConfig, source: str, target: str, name: str
+) -> MirrorMakerConfig:
+    """The file's flow, with the source connector named as the service names it: the flow's
+    progress (source offsets) is stored under that name."""
+    flows = tuple(
+        replace(flow, source_connector={**flow.source_connector, "name": name})
+        if (flow.source, flow.target) == (source, target)
+        else flow
+        for flow in config.flows
+    )
+    return replace(config, flows=flows)
+
+
 def run_runbook(
     config: MirrorMakerConfig,
     direction: Direction,
@@ -53,6 +70,7 @@ def run_runbook(
     dry_run: bool,
     as_json: bool,
     force: bool,
+    service: ServiceFlow | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     flow_source, flow_target = (
@@ -77,11 +95,22 @@ def run_runbook(
         print("mirror: configuration refused:\n" + "\n".join(problems), file=sys.stderr)
         return EXIT_BAD_CONFIG
 
+    if service is not None:
+        try:
+            config = _with_source_connector(config, flow_source, flow_target, source_connector(service))
+            if not dry_run:
+                stop_and_wait(service)
+                log.info("flow stopped through the service", extra={"flow": service.name})
+        except FlowStopError as exc:
+            print(f"mirror: {direction} refused, nothing was changed: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
     request = Request(config, direction, from_cluster, to_cluster, pattern)
     clients: Clients | None = None
     try:
         facts, clients = gather(request)
-        plan = make_plan(facts, dry_run=dry_run, force=force)
+        plan = make_plan(
+            facts, dry_run=dry_run, force=force, stops_flow=None if service is None else service.name
+        )
         if not plan.refused and not dry_run and clients is not None:
             plan = _commit(plan, clients)
     except KafkaClientError as exc:
