@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA_LOCAL := $(BIN)/python deploy/local/kafka-local
+S3_LOCAL := $(BIN)/python deploy/local/s3_local.py
 
-.PHONY: help install kafka-jars postgres lint typecheck unit integration test demo bench clean
+.PHONY: help install kafka-jars s3-jars postgres lint typecheck unit integration test demo bench clean
 
 help:
 	@echo "make demo   - install, start two local Kafka clusters, replicate sample data with 'mirror run'"
@@ -24,6 +25,10 @@ install: $(STAMP)
 
 kafka-jars: $(STAMP)
 	$(KAFKA_LOCAL) classpath > /dev/null
+
+# S3Proxy's jars (Maven Central) for the local S3-compatible server of the backup/restore tests.
+s3-jars: $(STAMP)
+	$(S3_LOCAL) classpath > /dev/null
 
 # PostgreSQL's server binaries for the store's tests (each test run starts its own private server).
 postgres:
@@ -43,7 +48,7 @@ unit: install
 integration: install kafka-jars
 	$(BIN)/pytest -q tests/integration
 
-test: install kafka-jars postgres lint typecheck
+test: install kafka-jars s3-jars postgres lint typecheck
 	$(BIN)/pytest -q tests
 
 demo: install kafka-jars

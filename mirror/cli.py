@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from mirror import __version__
+from mirror.backup.commands import add_backup_commands, run_backup_command, run_restore_command
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.config.mm2 import MirrorMakerConfig, resolve_mm2
 from mirror.config.properties import parse_properties
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only the flows whose target is one of these clusters (default: all)",
     )
     _add_runbook_commands(commands)
+    add_backup_commands(commands)
     _add_service_commands(commands)
     return parser
 
@@ -254,6 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return runbook(args)
     if args.command in ("serve", "token"):
         return service(args)
+    if args.command == "backup":
+        return run_backup_command(args)
+    if args.command == "restore":
+        return run_restore_command(args)
     return EXIT_FAILURE  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import postgres_harness
+from tests import postgres_harness, s3_harness
 from tests.kafka_harness import (
     REPO,
     ClusterProcess,
@@ -98,6 +98,20 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield database_url
     finally:
         postgres_harness.drop_database(database_url)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s3_harness.S3Endpoint]:
+    """A real S3-compatible server on 127.0.0.1 for this session (``MIRROR_TEST_S3``: reuse a state.json)."""
+    reused = os.environ.get("MIRROR_TEST_S3")
+    if reused:
+        yield s3_harness.endpoint_from_state(Path(reused))
+        return
+    server = s3_harness.start_s3(tmp_path_factory.mktemp("s3"))
+    try:
+        yield server.endpoint
+    finally:
+        s3_harness.stop_s3(server)
 
 
 @pytest.fixture

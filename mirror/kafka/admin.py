@@ -12,7 +12,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    IsolationLevel,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -176,14 +182,20 @@ class ClusterAdmin:
         for resource, future in futures.items():
             self._result(future, f"{self.name}: altering configs of {resource.name}")
 
-    def end_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """Log-end offsets (the offset the next record will get) of the given partitions."""
+    def end_offsets(
+        self, partitions: Iterable[tuple[str, int]], *, committed: bool = False
+    ) -> dict[tuple[str, int], int]:
+        """Log-end offsets (the offset the next record will get) of the given partitions.
+
+        ``committed``: the last stable offsets instead, where a read_committed consumer stops
+        while a transaction is open."""
         latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
         request = {TopicPartition(topic, partition): latest for topic, partition in partitions}
         if not request:
             return {}
         results: dict[tuple[str, int], int] = {}
-        futures = self._admin.list_offsets(request, request_timeout=self.timeout_s)
+        isolation = IsolationLevel.READ_COMMITTED if committed else IsolationLevel.READ_UNCOMMITTED
+        futures = self._admin.list_offsets(request, isolation_level=isolation, request_timeout=self.timeout_s)
         for tp, future in futures.items():
             info = self._result(future, f"{self.name}: listing offsets of {tp.topic}-{tp.partition}")
             results[(tp.topic, tp.partition)] = int(info.offset)
