@@ -53,8 +53,6 @@ SCRIPT_DIR = Path(__file__).resolve().parent
 REPO = SCRIPT_DIR.parent.parent
 POM = SCRIPT_DIR / "pom.xml"
 CLASSPATH_DIR = REPO / ".local" / "kafka"  # shared by every state dir: the jars are the same
-CLASSPATH_FILE = CLASSPATH_DIR / "classpath.txt"
-CLASSPATH_KEY_FILE = CLASSPATH_DIR / "classpath.txt.pom-sha256"
 CDS_DIR = CLASSPATH_DIR / "cds"
 # Class-data-sharing archives only speed up class loading (broker start ~4.6 s -> ~2.8 s here); the JIT
 # is untouched.  Their JVM log lines would otherwise land on stdout (and in tools' output).
@@ -196,13 +194,15 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def java_binary() -> str:
+def java_binary(needed_by: str = "Kafka 4.x") -> str:
     java_home = os.environ.get("JAVA_HOME")
     if java_home and (Path(java_home) / "bin" / "java").is_file():
         return str(Path(java_home) / "bin" / "java")
     found = shutil.which("java")
     if not found:
-        raise KafkaLocalError("no java found (set JAVA_HOME or put java on PATH); Kafka 4.x needs Java 17+")
+        raise KafkaLocalError(
+            f"no java found (set JAVA_HOME or put java on PATH); {needed_by} needs Java 17+"
+        )
     return found
 
 
@@ -308,15 +308,11 @@ def signal_group(pgid: int, sig: signal.Signals) -> None:
 # -------------------------------------------------------------------------------------------- classpath
 
 
-def pom_digest() -> str:
-    return hashlib.sha256(POM.read_bytes()).hexdigest()
-
-
-def _cached_classpath(digest: str) -> str | None:
+def _cached_classpath(cache_dir: Path, digest: str) -> str | None:
     try:
-        if CLASSPATH_KEY_FILE.read_text().strip() != digest:
+        if (cache_dir / "classpath.txt.pom-sha256").read_text().strip() != digest:
             return None
-        classpath = CLASSPATH_FILE.read_text().strip()
+        classpath = (cache_dir / "classpath.txt").read_text().strip()
     except OSError:
         return None
     jars = [entry for entry in classpath.split(os.pathsep) if entry]
@@ -325,38 +321,42 @@ def _cached_classpath(digest: str) -> str | None:
     return classpath
 
 
-def _run_maven(output: Path, offline: bool) -> subprocess.CompletedProcess[str]:
+def _run_maven(pom: Path, output: Path, offline: bool) -> subprocess.CompletedProcess[str]:
     mvn = os.environ.get("MVN") or shutil.which("mvn")
     if not mvn:
         raise KafkaLocalError("no mvn found (install Maven 3.8+ or set MVN)")
-    cmd = [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(POM)]
+    cmd = [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom)]
     if offline:
         cmd.append("-o")
     cmd += ["dependency:build-classpath", f"-Dmdep.outputFile={output}"]
     return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
 
 
-def resolve_classpath(refresh: bool = False) -> str:
-    """The Kafka classpath, resolved by Maven once and cached under .local/kafka keyed by the pom's hash."""
-    digest = pom_digest()
-    if not refresh and (cached := _cached_classpath(digest)) is not None:
+def resolve_classpath(
+    refresh: bool = False, *, pom: Path = POM, cache_dir: Path = CLASSPATH_DIR, what: str = "the Kafka jars"
+) -> str:
+    """The classpath of ``pom``, resolved by Maven once and cached in ``cache_dir`` keyed by the pom's hash.
+
+    Also used by ``s3_local.py`` for S3Proxy's jars."""
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+    if not refresh and (cached := _cached_classpath(cache_dir, digest)) is not None:
         return cached
-    with file_lock(CLASSPATH_DIR / "classpath.lock"):
-        if not refresh and (cached := _cached_classpath(digest)) is not None:
+    with file_lock(cache_dir / "classpath.lock"):
+        if not refresh and (cached := _cached_classpath(cache_dir, digest)) is not None:
             return cached  # another process resolved it while we waited for the lock
-        with tempfile.TemporaryDirectory(dir=CLASSPATH_DIR, prefix=".resolve-") as tmp:
+        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".resolve-") as tmp:
             output = Path(tmp) / "classpath.txt"
             # Offline first: a warm ~/.m2 needs no network at all; fall back to Maven Central.
-            result = _run_maven(output, offline=True)
+            result = _run_maven(pom, output, offline=True)
             if result.returncode != 0 or not output.is_file():
-                log("resolving the Kafka jars with Maven (first run downloads them into ~/.m2) ...")
-                result = _run_maven(output, offline=False)
+                log(f"resolving {what} with Maven (first run downloads them into ~/.m2) ...")
+                result = _run_maven(pom, output, offline=False)
             if result.returncode != 0 or not output.is_file():
                 sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
-                raise KafkaLocalError(f"mvn dependency:build-classpath failed for {POM}")
+                raise KafkaLocalError(f"mvn dependency:build-classpath failed for {pom}")
             classpath = output.read_text().strip()
-        write_if_changed(CLASSPATH_FILE, classpath + "\n")
-        write_if_changed(CLASSPATH_KEY_FILE, digest + "\n")
+        write_if_changed(cache_dir / "classpath.txt", classpath + "\n")
+        write_if_changed(cache_dir / "classpath.txt.pom-sha256", digest + "\n")
         return classpath
 
 

@@ -18,28 +18,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+import kafka_local  # the sibling script: shared Java, Maven and port helpers
 
 SCRIPT_DIR = Path(__file__).resolve().parent
 REPO = SCRIPT_DIR.parent.parent
 POM = SCRIPT_DIR / "s3proxy" / "pom.xml"
 LOGBACK = SCRIPT_DIR / "s3proxy" / "logback.xml"
 CACHE_DIR = REPO / ".local" / "s3proxy"
-CLASSPATH_FILE = CACHE_DIR / "classpath.txt"
-CLASSPATH_KEY_FILE = CACHE_DIR / "classpath.txt.pom-sha256"
 MAIN_CLASS = "org.gaul.s3proxy.Main"
 STATE_FILE = "state.json"
 START_TIMEOUT_S = 60.0
@@ -51,84 +45,21 @@ class S3LocalError(RuntimeError):
     pass
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _cached_classpath(digest: str) -> str | None:
-    try:
-        if CLASSPATH_KEY_FILE.read_text().strip() != digest:
-            return None
-        classpath = CLASSPATH_FILE.read_text().strip()
-    except OSError:
-        return None
-    jars = [entry for entry in classpath.split(os.pathsep) if entry]
-    if not jars or not all(Path(jar).is_file() for jar in jars):
-        return None
-    return classpath
-
-
-def _run_maven(output: Path, *, offline: bool) -> subprocess.CompletedProcess[str]:
-    mvn = os.environ.get("MVN") or shutil.which("mvn")
-    if not mvn:
-        raise S3LocalError("no mvn found (install Maven 3.8+ or set MVN)")
-    cmd = [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(POM)]
-    if offline:
-        cmd.append("-o")
-    cmd += ["dependency:build-classpath", f"-Dmdep.outputFile={output}"]
-    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-
-
 def resolve_classpath(*, refresh: bool = False) -> str:
     """S3Proxy's classpath, resolved by Maven once (offline first, then Maven Central)."""
-    digest = hashlib.sha256(POM.read_bytes()).hexdigest()
-    if not refresh and (cached := _cached_classpath(digest)) is not None:
-        return cached
-    with _file_lock(CACHE_DIR / "classpath.lock"):
-        if not refresh and (cached := _cached_classpath(digest)) is not None:
-            return cached
-        with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix=".resolve-") as tmp:
-            output = Path(tmp) / "classpath.txt"
-            result = _run_maven(output, offline=True)
-            if result.returncode != 0 or not output.is_file():
-                sys.stderr.write("s3_local: resolving S3Proxy with Maven (first run downloads it) ...\n")
-                result = _run_maven(output, offline=False)
-            if result.returncode != 0 or not output.is_file():
-                sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
-                raise S3LocalError(f"mvn dependency:build-classpath failed for {POM}")
-            classpath = output.read_text().strip()
-        CLASSPATH_FILE.write_text(classpath + "\n")
-        CLASSPATH_KEY_FILE.write_text(digest + "\n")
-        return classpath
+    return kafka_local.resolve_classpath(refresh, pom=POM, cache_dir=CACHE_DIR, what="S3Proxy")
 
 
 def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (Path(java_home) / "bin" / "java").is_file():
-        return str(Path(java_home) / "bin" / "java")
-    found = shutil.which("java")
-    if not found:
-        raise S3LocalError("no java found (set JAVA_HOME or put java on PATH); S3Proxy needs Java 17+")
-    return found
+    return kafka_local.java_binary(needed_by="S3Proxy")
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return kafka_local.free_port(set())
 
 
 def _accepts(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+    return kafka_local.port_accepts(port)
 
 
 def _properties(port: int, blobstore: str, blob_dir: Path, access_key: str, secret_key: str) -> str:
@@ -285,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         elif not stop(args.state_dir):
             print(f"s3_local: no server recorded in {args.state_dir}", file=sys.stderr)
             return 1
-    except S3LocalError as exc:
+    except (S3LocalError, kafka_local.KafkaLocalError) as exc:
         print(f"s3_local: {exc}", file=sys.stderr)
         return 1
     return 0
