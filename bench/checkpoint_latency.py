@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from mirror.formats.mm2_records import decode_checkpoint
@@ -125,7 +125,12 @@ def main() -> int:
                         checkpoint = decode_checkpoint(record.key(), record.value())
                         if checkpoint.group == GROUP and checkpoint.downstream_offset == position:
                             seen_checkpoint = seen_checkpoint or time.monotonic()
-                offset = probe.committed([TopicPartition(f"primary.{TOPIC}", 0)], timeout=5)[0].offset
+                try:
+                    offset = probe.committed([TopicPartition(f"primary.{TOPIC}", 0)], timeout=5)[0].offset
+                except KafkaException as exc:
+                    if not exc.args[0].retriable() and exc.args[0].code() != KafkaError.NOT_COORDINATOR:
+                        raise
+                    continue  # the coordinator moved or is loading: ask again
                 if offset == position and seen_group is None:
                     seen_group = time.monotonic()
             if round_number >= 3:  # the first rounds include start-up
