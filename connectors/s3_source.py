@@ -241,6 +241,7 @@ class S3SourceTask(SourceTask):
         self._acked: dict[SourcePartition, int] = {}
         self._pending_bytes: dict[SourcePartition, deque[tuple[int, int, int]]] = {}
         self._finished = threading.Event()
+        self._context: SourceTaskContext | None = None
         self.report = RestoreReport()
 
     @property
@@ -255,6 +256,7 @@ class S3SourceTask(SourceTask):
 
     def start(self, config: TaskConfig, context: SourceTaskContext) -> None:
         self._config = parsed = RestoreSourceConfig.parse(config)
+        self._context = context
         self._partitions = parse_assigned_partitions(config.get("task.assigned.partitions", ""))
         self._store = ObjectStore(parsed.s3)
         topics = sorted({topic for topic, _ in self._partitions})
@@ -416,6 +418,11 @@ class S3SourceTask(SourceTask):
         if self.config.restore_groups:
             self._restore_groups()
         self._finished.set()
+        if self._context is not None:
+            self._context.report(
+                f"finished: {self.report.records} records restored, "
+                f"{len(self.report.groups_restored)} groups committed"
+            )
         log.info(
             "restore task finished",
             extra={

@@ -425,6 +425,9 @@ def reset_offsets(name: str) -> Response:
     record = connector_or_404(name)
     admin = _offsets_admin()
     _require_stopped(record)
-    admin.reset(record)
+    try:
+        admin.reset(record)
+    except InvalidOffsetsError as error:
+        raise bad_request(str(error)) from None
     store().audit(actor(), "connector.offsets.reset", f"connectors/{name}", {})
     return jsonify({"message": OFFSETS_RESET})

@@ -255,7 +255,12 @@ SCHEMAS: dict[str, Schema] = {
         {
             "id": {**_SIMPLE_NAME, "description": "Default: '<action>-<target>-<random>'."},
             "action": {"type": "string", "enum": list(SCHEDULE_ACTIONS)},
-            "target": {**_STRING, "description": "A flow name."},
+            "target": {
+                **_STRING,
+                "description": "A flow name; for action 'backup', an S3SinkConnector, STOPPED when it fires: "
+                "each firing backs up to the end offsets seen as it starts (outcome 'ok {records, bytes, "
+                "objects, ...}').",
+            },
             "cron": {**_STRING, "nullable": True, "description": "5-field crontab, e.g. '0 2 * * *' (UTC)."},
             "interval_seconds": {
                 "type": "integer",

@@ -8,7 +8,6 @@ from flask import Blueprint, Response, jsonify
 from mirror.api.bodies import JsonObject, bool_param, config_value, json_object
 from mirror.api.errors import bad_request, not_found
 from mirror.service.plugins import (
-    PLUGIN_VERSION,
     PLUGINS,
     ConfigKeyDefinition,
     Plugin,
@@ -63,7 +62,7 @@ def list_plugins() -> Response:
     # Only connectors exist here: connectorsOnly=false (converters, transforms...) lists the same.
     bool_param("connectorsOnly", default=True)
     return jsonify(
-        [{"class": plugin.java_class, "type": plugin.type, "version": PLUGIN_VERSION} for plugin in PLUGINS]
+        [{"class": plugin.java_class, "type": plugin.type, "version": plugin.version} for plugin in PLUGINS]
     )
 
 

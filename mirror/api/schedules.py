@@ -1,5 +1,5 @@
-"""``/schedules``: timed actions on flows, run by the service's scheduler (one firing runs once
-across all processes). The API checks them and stores them; it never runs them."""
+"""``/schedules``: timed actions on flows and backups, run by the service's scheduler (one firing
+runs once across all processes). The API checks them and stores them; it never runs them."""
 
 from __future__ import annotations
 
@@ -15,12 +15,16 @@ from mirror.api.bodies import check_simple_name, json_object, optional_bool, opt
 from mirror.api.context import actor, store
 from mirror.api.errors import ApiError, bad_request, not_found
 from mirror.api.responses import empty, location
+from mirror.service.backups import backup_target_problem
 from mirror.store.records import ScheduleRecord
 
 blueprint = Blueprint("schedules", __name__)
 
-SCHEDULE_ACTIONS = ("pause_flow", "resume_flow", "lag_sample")
-"""Every action targets a flow."""
+FLOW_ACTIONS = ("pause_flow", "resume_flow", "lag_sample")
+"""Actions whose target is a flow."""
+BACKUP_ACTION = "backup"
+"""One backup (to the end offsets seen when it fires) of the S3SinkConnector its target names."""
+SCHEDULE_ACTIONS = (*FLOW_ACTIONS, BACKUP_ACTION)
 MAX_INTERVAL_SECONDS = 366 * 24 * 3600
 RECENT_RUNS = 10
 
@@ -73,7 +77,11 @@ def create_schedule() -> tuple[Response, int, dict[str, str]]:
     if action not in SCHEDULE_ACTIONS:
         raise bad_request(f"'action' must be one of {', '.join(SCHEDULE_ACTIONS)}, not {action!r}")
     target = required_string(body, "target")
-    if store().get_flow(target) is None:
+    if action == BACKUP_ACTION:
+        problem = backup_target_problem(target, store().get_connector(target))
+        if problem is not None:
+            raise bad_request(f"'target': {problem}")
+    elif store().get_flow(target) is None:
         raise bad_request(f"'target': flow {target} does not exist")
     trigger, spec = _trigger(body)
     enabled = optional_bool(body, "enabled", default=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from mirror.config.backup import parse_s3_url
+from mirror.config.backup import DEFAULT_RESTORE_OFFSETS_TOPIC, parse_s3_url
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.config.properties import parse_properties
 
@@ -32,7 +32,6 @@ log = logging.getLogger("mirror.backup")
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_CONFIG = 2
-DEFAULT_RESTORE_OFFSETS_TOPIC = "mirror-restore-offsets.internal"
 
 _S3_HELP = (
     "S3 credentials, region and endpoint come as boto3 users expect (AWS_ACCESS_KEY_ID, AWS_PROFILE, "

@@ -257,14 +257,7 @@ def run_restore(
     parsed = RestoreSourceConfig.parse(config)
     connector = S3SourceConnector()
     connector.start(config, _JobContext())
-    settings = OffsetStorageSettings(
-        topic=offsets_topic,
-        partitions=1,
-        replication_factor=parsed.replication_factor,
-        consumer=parsed.consumer,
-        admin=parsed.admin,
-    )
-    offsets = OffsetStore(settings, parsed.name, RESTORE_CLUSTER_ALIAS)
+    offsets = OffsetStore(restore_offset_storage(parsed, offsets_topic), parsed.name, RESTORE_CLUSTER_ALIAS)
     offsets.ensure_topic()
     task_configs = connector.task_configs(parsed.tasks_max)
     tasks = _RestoreTasks()
@@ -317,6 +310,18 @@ def run_restore(
     finally:
         _stop_runners(runners)
         connector.stop()
+
+
+def restore_offset_storage(config: RestoreSourceConfig, topic: str) -> OffsetStorageSettings:
+    """A restore's progress: on its target cluster, in ``topic``, under :data:`RESTORE_CLUSTER_ALIAS`."""
+    return OffsetStorageSettings(
+        topic=topic,
+        partitions=1,
+        replication_factor=config.replication_factor,
+        consumer=config.consumer,
+        admin=config.admin,
+        timeout_s=config.admin_timeout_ms / 1000,
+    )
 
 
 def _merged_groups(reports: Sequence[RestoreReport]) -> dict[str, dict[str, int]]:

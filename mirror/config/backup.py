@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Literal
 
-from mirror.config.connectors import parse_boolean, parse_integer
+from mirror.config.connectors import MIRROR_CONNECTOR_KEYS, KeySpec, KeyType, parse_boolean, parse_integer
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.config.librdkafka import Role, describe_value, to_librdkafka
 from mirror.filters import (
@@ -35,86 +36,136 @@ MIN_PART_SIZE = 5 * MIB
 """S3's smallest multipart part (except the last)."""
 DEFAULT_OFFSET_HEADER = "mirror.backup.offset"
 
-_CONNECT_KEYS = frozenset(
+DEFAULT_RESTORE_OFFSETS_TOPIC = "mirror-restore-offsets.internal"
+"""Where a restore records its progress on the target cluster, unless ``offsets.storage.topic`` says."""
+
+
+def _spec(
+    type_: KeyType, default: str | None = None, *, choices: tuple[str, ...] = (), minimum: int | None = None
+) -> KeySpec:
+    return KeySpec(type_, default, frozenset(choices) if choices else None, minimum)
+
+
+ConfigSection = tuple[str, Mapping[str, KeySpec]]
+"""A named group of keys with their types and defaults, as the plugin config endpoints show them."""
+
+_COMMON_KEYS: Mapping[str, KeySpec] = MappingProxyType(
     {
-        "name",
-        "connector.class",
-        "tasks.max",
-        "key.converter",
-        "value.converter",
-        "header.converter",
-        "transforms",
-        "predicates",
-        "errors.tolerance",
-        "errors.log.enable",
-        "errors.log.include.messages",
-        "errors.retry.timeout",
-        "errors.retry.delay.max.ms",
-        "config.action.reload",
-        "bootstrap.servers",
-        "client.dns.lookup",
-        "task.assigned.partitions",
-        "task.index",
+        key: MIRROR_CONNECTOR_KEYS[key]
+        for key in (
+            "name",
+            "connector.class",
+            "tasks.max",
+            "key.converter",
+            "value.converter",
+            "header.converter",
+            "transforms",
+            "predicates",
+            "errors.tolerance",
+            "errors.log.enable",
+            "errors.log.include.messages",
+            "errors.retry.timeout",
+            "errors.retry.delay.max.ms",
+            "config.action.reload",
+        )
     }
 )
+"""Connect's ConnectorConfig keys: accepted; converters and transforms do not apply to raw bytes."""
+_KAFKA_KEYS: Mapping[str, KeySpec] = MappingProxyType(
+    {
+        "bootstrap.servers": _spec("list"),
+        "kafka.cluster.alias": _spec("string"),
+        "client.dns.lookup": _spec("string"),
+    }
+)
+"""The Kafka cluster: ``bootstrap.servers``, or (``mirror serve``) the profile ``kafka.cluster.alias``."""
 _SHARED_CLIENT_PREFIXES = ("security.", "ssl.", "sasl.")
-_S3_KEYS = frozenset(
+_S3_KEYS: Mapping[str, KeySpec] = MappingProxyType(
     {
-        "s3.bucket.name",
-        "s3.prefix",
-        "s3.endpoint",
-        "s3.region",
-        "s3.path.style.access.enabled",
-        "s3.part.size.bytes",
-        "s3.upload.concurrency",
-        "aws.access.key.id",
-        "aws.secret.access.key",
-        "aws.session.token",
-        "aws.profile",
+        "s3.bucket.name": _spec("string"),
+        "s3.prefix": _spec("string", ""),
+        "s3.endpoint": _spec("string"),
+        "s3.region": _spec("string"),
+        "s3.path.style.access.enabled": _spec("boolean"),
+        "s3.part.size.bytes": _spec("long", str(16 * MIB), minimum=MIN_PART_SIZE),
+        "s3.upload.concurrency": _spec("int", "4", minimum=1),
+        "aws.access.key.id": _spec("string"),
+        "aws.secret.access.key": _spec("password"),
+        "aws.session.token": _spec("password"),
+        "aws.profile": _spec("string"),
     }
 )
-_FILTER_KEYS = frozenset(
+_FILTER_KEYS: Mapping[str, KeySpec] = MappingProxyType(
     {
-        "topics",
-        "topics.exclude",
-        "topics.blacklist",
-        "groups",
-        "groups.exclude",
-        "groups.blacklist",
-        "config.properties.exclude",
-        "config.properties.blacklist",
+        key: MIRROR_CONNECTOR_KEYS[key]
+        for key in (
+            "topics",
+            "topics.exclude",
+            "topics.blacklist",
+            "groups",
+            "groups.exclude",
+            "groups.blacklist",
+            "config.properties.exclude",
+            "config.properties.blacklist",
+        )
     }
 )
-_SINK_KEYS = frozenset(
+_SINK_KEYS: Mapping[str, KeySpec] = MappingProxyType(
     {
-        "format.output.type",
-        "file.compression.type",
-        "rotate.records",
-        "rotate.bytes",
-        "rotate.interval.ms",
-        "buffer.max.bytes",
-        "backup.mode",
-        "task.end.offsets",
-        "group.offsets.interval.ms",
-        "group.offsets.snapshots.max",
-        "refresh.topics.interval.seconds",
-        "consumer.poll.timeout.ms",
-        "admin.timeout.ms",
+        "format.output.type": _spec("string", "jsonl", choices=FORMATS),
+        "file.compression.type": _spec("string", "zstd", choices=COMPRESSIONS),
+        "rotate.records": _spec("long", "500000", minimum=1),
+        "rotate.bytes": _spec("long", str(64 * MIB), minimum=1),
+        "rotate.interval.ms": _spec("long", "60000", minimum=1),
+        "buffer.max.bytes": _spec("long", str(256 * MIB), minimum=1),
+        "backup.mode": _spec("string", "continuous", choices=("continuous", "once")),
+        "group.offsets.interval.ms": _spec("long", "60000", minimum=0),
+        "group.offsets.snapshots.max": _spec("int", "1000", minimum=0),
+        "refresh.topics.interval.seconds": _spec("long", "60", minimum=1),
+        "consumer.poll.timeout.ms": _spec("long", "1000", minimum=0),
+        "admin.timeout.ms": _spec("long", "60000", minimum=1),
     }
 )
-_SOURCE_KEYS = frozenset(
+_SOURCE_KEYS: Mapping[str, KeySpec] = MappingProxyType(
     {
-        "topics.rename",
-        "restore.from.time",
-        "restore.until.time",
-        "restore.groups.enabled",
-        "offset.header",
-        "corrupt.object.policy",
-        "replication.factor",
-        "admin.timeout.ms",
-        "max.poll.records",
+        "topics.rename": _spec("list", ""),
+        "restore.from.time": _spec("string"),
+        "restore.until.time": _spec("string"),
+        "restore.groups.enabled": _spec("boolean", "true"),
+        "offset.header": _spec("string", DEFAULT_OFFSET_HEADER),
+        "corrupt.object.policy": _spec("string", "fail", choices=("fail", "skip")),
+        "replication.factor": _spec("int", "-1", minimum=-1),
+        "offsets.storage.topic": _spec("string", DEFAULT_RESTORE_OFFSETS_TOPIC),
+        "admin.timeout.ms": _spec("long", "60000", minimum=1),
+        "max.poll.records": _spec("int", "20000", minimum=1),
     }
 )
+TASK_LEVEL_KEYS = frozenset({"task.assigned.partitions", "task.index", "task.end.offsets"})
+"""Written by the connectors into their task configs, never by users."""
+
+BACKUP_SINK_SECTIONS: tuple[ConfigSection, ...] = (
+    ("Common", _COMMON_KEYS),
+    ("Kafka", _KAFKA_KEYS),
+    ("S3", _S3_KEYS),
+    ("Topics and groups", _FILTER_KEYS),
+    ("Backup", _SINK_KEYS),
+)
+"""Every key of S3SinkConnector (client keys aside: shared ``security.*``, ``ssl.*``, ``sasl.*`` and
+per-role ``consumer.*`` / ``admin.*``), by section."""
+RESTORE_SOURCE_SECTIONS: tuple[ConfigSection, ...] = (
+    ("Common", _COMMON_KEYS),
+    ("Kafka", _KAFKA_KEYS),
+    ("S3", _S3_KEYS),
+    ("Topics and groups", _FILTER_KEYS),
+    ("Restore", _SOURCE_KEYS),
+)
+"""Every key of S3SourceConnector (client keys aside, as for the sink; roles ``producer``,
+``consumer`` and ``admin``), by section."""
+
+
+def is_shared_client_key(key: str) -> bool:
+    """A Kafka client key the S3 connectors take unprefixed, for every client they make."""
+    return key in ("bootstrap.servers", "client.dns.lookup") or key.startswith(_SHARED_CLIENT_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -265,13 +316,13 @@ def _s3_settings(reader: _Reader) -> S3Settings:
 
 
 def _client(
-    config: Mapping[str, str], role: Role, reader: _Reader, defaults: Mapping[str, str], own: frozenset[str]
+    config: Mapping[str, str],
+    role: Role,
+    reader: _Reader,
+    defaults: Mapping[str, str],
+    own: Mapping[str, KeySpec],
 ) -> dict[str, str]:
-    shared = {
-        key: value
-        for key, value in config.items()
-        if key in ("bootstrap.servers", "client.dns.lookup") or key.startswith(_SHARED_CLIENT_PREFIXES)
-    }
+    shared = {key: value for key, value in config.items() if is_shared_client_key(key)}
     prefix = f"{role}."
     overrides = {
         key[len(prefix) :]: value
@@ -289,10 +340,10 @@ def _client(
     return {**defaults, **settings.librdkafka}
 
 
-def _check_known(config: Mapping[str, str], own: frozenset[str], reader: _Reader) -> None:
+def _check_known(config: Mapping[str, str], sections: tuple[ConfigSection, ...], reader: _Reader) -> None:
     prefixes = (*_SHARED_CLIENT_PREFIXES, "consumer.", "producer.", "admin.")
     for key in config:
-        known = key in _CONNECT_KEYS or key in _S3_KEYS or key in _FILTER_KEYS or key in own
+        known = key in TASK_LEVEL_KEYS or any(key in keys for _name, keys in sections)
         if not known and not key.startswith(prefixes):
             reader.errors.append(ConfigError("unknown key for this connector", key=key))
 
@@ -362,7 +413,7 @@ class BackupSinkConfig:
     @classmethod
     def parse(cls, config: Mapping[str, str]) -> BackupSinkConfig:
         reader = _Reader(config)
-        _check_known(config, _SINK_KEYS, reader)
+        _check_known(config, BACKUP_SINK_SECTIONS, reader)
         name = reader.string("name", "s3-backup") or "s3-backup"
         reader.required("bootstrap.servers")
         topics, groups = _filters(config, reader)
@@ -444,7 +495,7 @@ class RestoreSourceConfig:
     @classmethod
     def parse(cls, config: Mapping[str, str]) -> RestoreSourceConfig:
         reader = _Reader(config)
-        _check_known(config, _SOURCE_KEYS, reader)
+        _check_known(config, RESTORE_SOURCE_SECTIONS, reader)
         reader.required("bootstrap.servers")
         topics, groups = _filters(config, reader)
         renames = _renames(config.get("topics.rename", ""), reader)

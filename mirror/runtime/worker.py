@@ -8,6 +8,11 @@ Each connector has its own supervisor thread, so a connector whose cluster is sl
 never holds up another. Ownership of task runners is simple: only the supervisor creates and
 starts them, under the slot's lock and only while the connector is wanted; whoever takes a
 runner out of ``slot.runners`` (under that lock) stops it.
+
+Source tasks run in a ``TaskRunner`` (records into Kafka, source offsets in the offsets topic),
+sink tasks in a ``SinkTaskRunner`` (records out of Kafka, progress kept by the task's own store);
+the worker drives both through :class:`Runner`. A connector whose tasks keep no source offsets
+(sinks, heartbeats, checkpoints) never creates an offsets topic.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import time
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from mirror.runtime.contracts import Connector, SourceTask, TaskConfig
 from mirror.runtime.offsets import OffsetStorageSettings, OffsetStore
+from mirror.runtime.sink import SinkConnector, SinkTask, SinkTaskRunner
 from mirror.runtime.status import ConnectorStatus, State, TaskStatus
 from mirror.runtime.task_runner import TaskRunner
 
@@ -40,12 +47,46 @@ class WorkerSettings:
     task_stop_timeout_s: float = 9.0
 
 
+class Runner(Protocol):
+    """What the worker needs of a task runner: a thread it starts, pauses, stops and asks for status."""
+
+    @property
+    def task_id(self) -> int: ...
+
+    @property
+    def config(self) -> TaskConfig: ...
+
+    def start(self) -> None: ...
+
+    def request_stop(self) -> None: ...
+
+    def join(self, timeout_s: float) -> bool:
+        """Whether the runner's thread ended within ``timeout_s``."""
+        ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def status(self) -> TaskStatus: ...
+
+
+AnyConnector = Connector | SinkConnector
+
+
+def stores_source_offsets(connector: AnyConnector) -> bool:
+    """Whether the connector's tasks record source offsets (so it needs an offsets topic)."""
+    task_class = connector.task_class()
+    return issubclass(task_class, SourceTask) and task_class.stores_source_offsets
+
+
 @dataclass
 class _ConnectorSlot:
     name: str
-    connector: Connector
+    connector: AnyConnector
     config: Mapping[str, str]
-    offsets: OffsetStore
+    offsets: OffsetStore | None
+    """None for a sink connector: its tasks keep their progress themselves."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     wake: threading.Event = field(default_factory=threading.Event)
     state: State = State.UNASSIGNED
@@ -56,7 +97,7 @@ class _ConnectorSlot:
     start_delay_s: float = _CONNECTOR_RETRY_S[0]
     reconfigure: threading.Event = field(default_factory=threading.Event)
     task_configs: list[TaskConfig] = field(default_factory=list)
-    runners: list[TaskRunner] = field(default_factory=list)
+    runners: list[Runner] = field(default_factory=list)
     paused: bool = False
     stopped: bool = False
     """Connect's STOPPED target state: no tasks, connector stopped, resumable."""
@@ -70,7 +111,7 @@ class _ConnectorSlot:
     def wanted(self) -> bool:
         return not (self.stopped or self.retired)
 
-    def take_runners(self, task_ids: Iterable[int] | None = None) -> list[TaskRunner]:
+    def take_runners(self, task_ids: Iterable[int] | None = None) -> list[Runner]:
         """Remove runners (all, or those of ``task_ids``); the caller stops them. Hold ``lock``."""
         ids = None if task_ids is None else set(task_ids)
         taken = [runner for runner in self.runners if ids is None or runner.task_id in ids]
@@ -108,7 +149,7 @@ class Worker:
     def add_connector(
         self,
         name: str,
-        connector: Connector,
+        connector: AnyConnector,
         config: Mapping[str, str],
         *,
         cluster_alias: str,
@@ -117,14 +158,18 @@ class Worker:
     ) -> None:
         """Register a connector; its supervisor starts it (and retries if its cluster is down).
 
-        ``offsets`` says where its source offsets live (default: the worker's settings);
-        ``target_state`` is RUNNING, PAUSED or STOPPED."""
-        storage = offsets or self.settings.offsets
-        if storage is None:
-            raise ValueError(f"connector {name!r} needs offset storage settings: the worker has none")
+        ``offsets`` says where a source connector's offsets live (default: the worker's settings;
+        a sink connector needs none); ``target_state`` is RUNNING, PAUSED or STOPPED."""
+        store: OffsetStore | None = None
+        if not isinstance(connector, SinkConnector):
+            storage = offsets or self.settings.offsets
+            if storage is None:
+                raise ValueError(f"connector {name!r} needs offset storage settings: the worker has none")
+            store = OffsetStore(storage, name, cluster_alias)
         if target_state not in (State.RUNNING, State.PAUSED, State.STOPPED):
             raise ValueError(f"target state must be RUNNING, PAUSED or STOPPED, not {target_state}")
-        slot = _ConnectorSlot(name, connector, dict(config), OffsetStore(storage, name, cluster_alias))
+        slot = _ConnectorSlot(name, connector, dict(config), store)
+        slot.offsets_topic_ready = store is None or not stores_source_offsets(connector)
         slot.paused = target_state == State.PAUSED
         slot.stopped = target_state == State.STOPPED
         if target_state != State.RUNNING:
@@ -238,7 +283,7 @@ class Worker:
             return self._slots[name]
 
     def _retire(self, slots: list[_ConnectorSlot]) -> None:
-        runners: list[tuple[str, TaskRunner]] = []
+        runners: list[tuple[str, Runner]] = []
         for slot in slots:
             with slot.lock:
                 slot.retired = True
@@ -326,7 +371,7 @@ class Worker:
         if now < slot.next_start_attempt:
             return
         try:
-            if not slot.offsets_topic_ready:
+            if not slot.offsets_topic_ready and slot.offsets is not None:
                 slot.offsets.ensure_topic()
                 slot.offsets_topic_ready = True
             slot.connector.start(slot.config, _Context(slot))
@@ -390,8 +435,23 @@ class Worker:
                 runner.start()
 
     def _runner(
-        self, slot: _ConnectorSlot, task_id: int, config: TaskConfig, task_class: type[SourceTask]
-    ) -> TaskRunner:
+        self,
+        slot: _ConnectorSlot,
+        task_id: int,
+        config: TaskConfig,
+        task_class: type[SourceTask] | type[SinkTask],
+    ) -> Runner:
+        if issubclass(task_class, SinkTask):
+            return SinkTaskRunner(
+                connector=slot.name,
+                task_id=task_id,
+                worker_id=self.settings.worker_id,
+                task_factory=task_class,
+                config=config,
+                flush_interval_s=self.settings.offset_flush_interval_s,
+            )
+        if slot.offsets is None:
+            raise TypeError(f"connector {slot.name!r} runs source tasks but has no offset storage")
         return TaskRunner(
             connector=slot.name,
             task_id=task_id,
@@ -402,12 +462,12 @@ class Worker:
             flush_interval_s=self.settings.offset_flush_interval_s,
         )
 
-    def _stop_runners(self, connector: str, runners: list[TaskRunner]) -> None:
+    def _stop_runners(self, connector: str, runners: list[Runner]) -> None:
         for runner in runners:
             runner.request_stop()
         for runner in runners:
             self._join_runner(connector, runner)
 
-    def _join_runner(self, connector: str, runner: TaskRunner) -> None:
+    def _join_runner(self, connector: str, runner: Runner) -> None:
         if not runner.join(self.settings.task_stop_timeout_s):
             log.error("task did not stop in time", extra={"connector": connector, "task": runner.task_id})

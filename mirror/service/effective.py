@@ -7,6 +7,13 @@ connection (bootstrap servers, config and secrets under ``<side>.cluster.``). Ke
 sets itself win. Source offsets live on the target cluster, in ``mm2-offsets.<source>.internal``
 as ``mirror run`` and MM2 keep them, or in the topic the connector's ``offsets.storage.topic``
 names (Connect's per-connector offsets topic).
+
+The S3 connectors name one Kafka cluster: ``bootstrap.servers``, or the profile
+``kafka.cluster.alias`` names, whose servers, config and secrets then join the config unprefixed
+(client keys the connectors take only per client role go under ``consumer.``, ``producer.`` and
+``admin.``). A backup keeps no source offsets (its S3 manifest is its progress); a restore keeps
+them on its Kafka cluster in ``mirror-restore-offsets.internal`` (or ``offsets.storage.topic``), as
+``mirror restore`` does, so either can continue what the other began.
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from mirror.backup.jobs import RESTORE_CLUSTER_ALIAS, restore_offset_storage
+from mirror.config.backup import DEFAULT_RESTORE_OFFSETS_TOPIC, RestoreSourceConfig, is_shared_client_key
 from mirror.config.connectors import parse_integer
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.runtime.offsets import OffsetStorageSettings
-from mirror.service.plugins import Plugin, config_errors, find_plugin
+from mirror.service.plugins import SERVERS_REQUIRED, Plugin, config_errors, find_plugin
 from mirror.standalone import offset_storage
 from mirror.store.records import ClusterProfile
 
@@ -42,11 +51,19 @@ class ResolvedConnector:
     plugin: Plugin
     config: Mapping[str, str] = field(repr=False)
     source_alias: str
-    offsets: OffsetStorageSettings
+    offsets: OffsetStorageSettings | None
+    """None for a connector that keeps no source offsets (a sink)."""
+
+
+_CLIENT_ROLES = {"sink": ("consumer", "admin"), "source": ("producer", "consumer", "admin")}
+"""The Kafka clients an S3 connector of each type makes."""
 
 
 def effective_config(config: Mapping[str, str], clusters: Mapping[str, ClusterProfile]) -> dict[str, str]:
-    """``config`` with each side's connection taken from the profile its alias names, if it has none."""
+    """``config`` with its connections taken from the profiles its aliases name, where it gives none."""
+    plugin = find_plugin(config.get("connector.class", ""))
+    if plugin is not None and plugin.connection == "kafka":
+        return _one_cluster_config(config, clusters, _CLIENT_ROLES[plugin.type])
     effective = dict(config)
     for side in ("source", "target"):
         prefix = f"{side}.cluster."
@@ -58,6 +75,22 @@ def effective_config(config: Mapping[str, str], clusters: Mapping[str, ClusterPr
         effective[f"{prefix}bootstrap.servers"] = profile.bootstrap_servers
         for key, value in {**profile.config, **profile.secrets}.items():
             effective.setdefault(f"{prefix}{key}", value)
+    return effective
+
+
+def _one_cluster_config(
+    config: Mapping[str, str], clusters: Mapping[str, ClusterProfile], roles: tuple[str, ...]
+) -> dict[str, str]:
+    effective = dict(config)
+    if config.get("bootstrap.servers", "").strip():
+        return effective
+    profile = clusters.get(config.get("kafka.cluster.alias", "").strip())
+    if profile is None:
+        return effective
+    effective["bootstrap.servers"] = profile.bootstrap_servers
+    for key, value in {**profile.config, **profile.secrets}.items():
+        for name in [key] if is_shared_client_key(key) else [f"{role}.{key}" for role in roles]:
+            effective.setdefault(name, value)
     return effective
 
 
@@ -103,20 +136,43 @@ def resolve(
         raise ConfigErrors(
             [ConfigError(f"no such connector plugin: {connector_class!r}", key="connector.class")]
         )
-    effective = {**effective_config(config, clusters), "name": name, "connector.class": connector_class}
+    stored = {**config, "name": name, "connector.class": connector_class}
+    effective = {**effective_config(stored, clusters), "name": name, "connector.class": connector_class}
     errors = config_errors(plugin, effective)
-    for side in ("source", "target"):
-        if side == "source" and plugin.java_class not in _NEEDS_SOURCE_CLUSTER:
-            continue
-        if not effective.get(f"{side}.cluster.bootstrap.servers", "").strip():
-            alias = effective.get(f"{side}.cluster.alias", "").strip()
-            hint = f"no cluster profile named {alias!r}" if alias else f"{side}.cluster.alias is not set"
-            errors.append(ConfigError(f"is required ({hint})", key=f"{side}.cluster.bootstrap.servers"))
+    if plugin.connection == "kafka":
+        # Said once, with where the servers could have come from.
+        errors = [
+            error for error in errors if (error.key, error.message) != ("bootstrap.servers", SERVERS_REQUIRED)
+        ]
+        errors.extend(_missing_servers(effective, "bootstrap.servers", "kafka.cluster.alias"))
+    else:
+        for side in ("source", "target"):
+            if side == "source" and plugin.java_class not in _NEEDS_SOURCE_CLUSTER:
+                continue
+            errors.extend(
+                _missing_servers(effective, f"{side}.cluster.bootstrap.servers", f"{side}.cluster.alias")
+            )
     if errors:
         raise ConfigErrors(errors)
-    return ResolvedConnector(
-        plugin=plugin,
-        config=effective,
-        source_alias=effective.get("source.cluster.alias", "").strip(),
-        offsets=offsets_location(effective),
-    )
+    if plugin.connection == "mm2":
+        source_alias = effective.get("source.cluster.alias", "").strip()
+        offsets: OffsetStorageSettings | None = offsets_location(effective)
+    elif plugin.type == "source":
+        source_alias, offsets = RESTORE_CLUSTER_ALIAS, restore_offsets_location(effective)
+    else:
+        source_alias, offsets = "", None
+    return ResolvedConnector(plugin=plugin, config=effective, source_alias=source_alias, offsets=offsets)
+
+
+def _missing_servers(config: Mapping[str, str], servers_key: str, alias_key: str) -> list[ConfigError]:
+    if config.get(servers_key, "").strip():
+        return []
+    alias = config.get(alias_key, "").strip()
+    hint = f"no cluster profile named {alias!r}" if alias else f"{alias_key} is not set"
+    return [ConfigError(f"is required ({hint})", key=servers_key)]
+
+
+def restore_offsets_location(config: Mapping[str, str]) -> OffsetStorageSettings:
+    """Where an S3SourceConnector of this (effective, valid) config records its progress."""
+    topic = config.get("offsets.storage.topic", "").strip() or DEFAULT_RESTORE_OFFSETS_TOPIC
+    return restore_offset_storage(RestoreSourceConfig.parse(config), topic)

@@ -1,4 +1,5 @@
-"""What a schedule does when it fires: pause or resume a flow, or sample a flow's lag.
+"""What a schedule does when it fires: pause or resume a flow, sample a flow's lag, or run one
+backup of an S3SinkConnector (``mirror.service.backups``).
 
 Each firing first claims ``(schedule, scheduled time)`` in the store; only the process that wins
 the claim runs it, so a firing runs once even when two schedulers overlap during a leadership
@@ -12,15 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from mirror.config.connectors import MirrorSourceConfig
 from mirror.kafka import ClusterAdmin, make_consumer, watermarks
 from mirror.lag import PartitionLag, partition_lag
 from mirror.runtime.offsets import OffsetStore
+from mirror.service.backups import run_scheduled_backup
 from mirror.service.effective import resolve
 from mirror.store.records import ScheduleRecord, TargetState
 from mirror.store.store import Store
@@ -34,6 +37,8 @@ _LAG_TIMEOUT_S = 10.0
 class JobContext:
     store: Store
     worker_id: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    """Set when the service stops: long actions (backups) end early, cleanly."""
 
 
 def run_schedule(
@@ -55,7 +60,7 @@ def run_schedule(
     if schedule is None:
         return
     try:
-        outcome = run_action(store, schedule)
+        outcome = run_action(store, schedule, context)
     except Exception as exc:
         log.exception("scheduled action failed", extra={"schedule": schedule_id, "action": schedule.action})
         outcome = f"error: {exc}"
@@ -63,7 +68,10 @@ def run_schedule(
     log.info("schedule ran", extra={"schedule": schedule_id, "action": schedule.action, "outcome": outcome})
 
 
-def run_action(store: Store, schedule: ScheduleRecord) -> str:
+def run_action(store: Store, schedule: ScheduleRecord, context: JobContext | None = None) -> str:
+    long_action = LONG_ACTIONS.get(schedule.action)
+    if long_action is not None:
+        return long_action(context or JobContext(store, "local"), schedule)
     action = ACTIONS.get(schedule.action)
     if action is None:
         return f"error: unknown action {schedule.action!r}"
@@ -103,7 +111,7 @@ def flow_lag(store: Store, flow_name: str) -> list[PartitionLag]:
         if record is None:
             continue
         resolved = resolve(name, record.connector_class, record.config, clusters)
-        if resolved.plugin.java_class.endswith(".MirrorSourceConnector"):
+        if resolved.plugin.java_class.endswith(".MirrorSourceConnector") and resolved.offsets is not None:
             config = MirrorSourceConfig.parse(resolved.config)
             committed = OffsetStore(resolved.offsets, name, resolved.source_alias).read()
             return _lag(config, committed)
@@ -156,3 +164,12 @@ ACTIONS: Mapping[str, Callable[[Store, ScheduleRecord], str]] = {
     "lag_sample": _lag_sample,
 }
 """The actions a schedule may name."""
+
+
+def _backup(context: JobContext, schedule: ScheduleRecord) -> str:
+    holder = f"{schedule.id}@{context.worker_id}"
+    return run_scheduled_backup(context.store, schedule.target, holder=holder, stop=context.stop)
+
+
+LONG_ACTIONS: Mapping[str, Callable[[JobContext, ScheduleRecord], str]] = {"backup": _backup}
+"""Actions that run for a while, on the firing's thread; ``JobContext.stop`` ends them early."""

@@ -3,6 +3,10 @@
 Partitions and offsets have MM2's shapes: ``{"cluster": "A", "partition": 0, "topic": "t"}`` ->
 ``{"offset": 41}``, the last source offset replicated (tasks resume at the next one). Records
 are written with the partitioner Java's Connect uses, so Apache MM2 reads them too.
+
+A sink connector (the S3 backup) keeps no source offsets: its progress is what its store holds.
+Its offsets are shown as Connect shows a sink's, its consumer group's commits
+(``{"kafka_topic": "t", "kafka_partition": 0}`` -> ``{"kafka_offset": 42}``), and cannot be changed.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from contextlib import contextmanager
 
 from confluent_kafka import KafkaError, KafkaException, Message
 
+from mirror.config.backup import BackupSinkConfig
 from mirror.config.errors import ConfigErrors
-from mirror.kafka import KafkaClientError, failure_from, make_producer
+from mirror.kafka import ClusterAdmin, KafkaClientError, failure_from, make_producer
 from mirror.runtime.contracts import SourcePartition
 from mirror.runtime.offsets import OffsetStore
-from mirror.service.effective import resolve
+from mirror.service.effective import ResolvedConnector, resolve
 from mirror.service.offsets import ConnectorOffset, InvalidOffsetsError, OffsetsUnavailableError, OffsetValue
 from mirror.store.records import ConnectorRecord
 from mirror.store.store import Store
@@ -33,7 +38,10 @@ class KafkaOffsetsAdmin:
 
     def get(self, connector: ConnectorRecord) -> list[ConnectorOffset]:
         with _unavailable_on_failure(connector):
-            offsets = self._offset_store(connector)
+            resolved = self._resolve(connector)
+            if resolved.offsets is None:
+                return _sink_offsets(resolved)
+            offsets = OffsetStore(resolved.offsets, connector.name, resolved.source_alias)
             committed = _committed(offsets)
         return [
             ConnectorOffset(
@@ -61,9 +69,17 @@ class KafkaOffsetsAdmin:
             store = self._offset_store(connector)
             self._write(store, {}, list(_committed(store)))
 
-    def _offset_store(self, connector: ConnectorRecord) -> OffsetStore:
+    def _resolve(self, connector: ConnectorRecord) -> ResolvedConnector:
         clusters = {profile.name: profile for profile in self._store.list_clusters()}
-        resolved = resolve(connector.name, connector.connector_class, connector.config, clusters)
+        return resolve(connector.name, connector.connector_class, connector.config, clusters)
+
+    def _offset_store(self, connector: ConnectorRecord) -> OffsetStore:
+        resolved = self._resolve(connector)
+        if resolved.offsets is None:
+            raise InvalidOffsetsError(
+                f"connector {connector.name} keeps no offsets to change: a backup resumes from what its "
+                "S3 manifest holds"
+            )
         return OffsetStore(resolved.offsets, connector.name, resolved.source_alias)
 
     def _write(
@@ -107,6 +123,21 @@ def _unavailable_on_failure(connector: ConnectorRecord) -> Iterator[None]:
         ) from exc
     except KafkaClientError as exc:
         raise OffsetsUnavailableError(f"offsets of connector {connector.name} unavailable: {exc}") from exc
+
+
+def _sink_offsets(resolved: ResolvedConnector) -> list[ConnectorOffset]:
+    config = BackupSinkConfig.parse(resolved.config)
+    admin = ClusterAdmin(config.admin, f"{config.name}|offsets-admin", config.admin_timeout_ms / 1000)
+    try:
+        committed = admin.group_offsets(config.group_id)
+    finally:
+        admin.close()
+    return [
+        ConnectorOffset(
+            {"kafka_topic": topic, "kafka_partition": partition}, {"kafka_offset": position.offset}
+        )
+        for (topic, partition), position in sorted(committed.items())
+    ]
 
 
 def _committed(store: OffsetStore) -> dict[SourcePartition, int]:

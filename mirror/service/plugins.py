@@ -1,17 +1,30 @@
 """The connector plugins this service runs, under the names Kafka Connect users know them by.
 
 MM2-on-Connect configs name classes by their Java names; operators also type the short names
-(``MirrorSourceConnector``, ``MirrorSource``), as Connect accepts both.
+(``MirrorSourceConnector``, ``MirrorSource``), as Connect accepts both. The S3 backup and restore
+connectors have Java-style names of our own (``io.mirror.connect.s3.S3SinkConnector``) and short
+names too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from connectors.mirror_checkpoint import MirrorCheckpointConnector
 from connectors.mirror_heartbeat import MirrorHeartbeatConnector
 from connectors.mirror_source import MirrorSourceConnector
+from connectors.s3_sink import S3SinkConnector
+from connectors.s3_source import S3SourceConnector
+from mirror import __version__
+from mirror.config.backup import (
+    BACKUP_SINK_SECTIONS,
+    RESTORE_SOURCE_SECTIONS,
+    BackupSinkConfig,
+    ConfigSection,
+    RestoreSourceConfig,
+)
 from mirror.config.connectors import (
     ALL_CONNECTOR_KEYS,
     CONNECTOR_ONLY_KEYS,
@@ -23,65 +36,52 @@ from mirror.config.connectors import (
 )
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.runtime.contracts import Connector
+from mirror.runtime.sink import SinkConnector
 from mirror.service.redaction import HIDDEN, is_secret_key
 
 PLUGIN_VERSION = "4.3.1"
 """The Apache Kafka release whose MM2 keys, defaults and formats these connectors follow."""
 
 _MIRROR_PACKAGE = "org.apache.kafka.connect.mirror."
+_S3_PACKAGE = "io.mirror.connect.s3."
+S3_SINK_CLASS = _S3_PACKAGE + "S3SinkConnector"
+S3_SOURCE_CLASS = _S3_PACKAGE + "S3SourceConnector"
 
 
 @dataclass(frozen=True)
-class Plugin:
-    java_class: str
-    short_names: tuple[str, ...]
+class ConfigKeyDefinition:
+    """One key of a plugin's configuration (Connect's ConfigKeyInfo)."""
+
+    name: str
     type: str
-    """``source`` or ``sink``, as in Connect's ConnectorInfo."""
-    factory: Callable[[], Connector]
-    parse_config: Callable[[Mapping[str, str]], object]
-    """Parses a connector config with MM2's defaults; raises ConfigErrors naming connector keys."""
-
-    @property
-    def task_class(self) -> str:
-        """The Java name of the plugin's task class, as Connect shows it in task configs."""
-        return self.java_class.removesuffix("Connector") + "Task"
-
-
-PLUGINS: tuple[Plugin, ...] = (
-    Plugin(
-        _MIRROR_PACKAGE + "MirrorSourceConnector",
-        ("MirrorSourceConnector", "MirrorSource"),
-        "source",
-        MirrorSourceConnector,
-        MirrorSourceConfig.parse,
-    ),
-    Plugin(
-        _MIRROR_PACKAGE + "MirrorCheckpointConnector",
-        ("MirrorCheckpointConnector", "MirrorCheckpoint"),
-        "source",
-        MirrorCheckpointConnector,
-        MirrorCheckpointConfig.parse,
-    ),
-    Plugin(
-        _MIRROR_PACKAGE + "MirrorHeartbeatConnector",
-        ("MirrorHeartbeatConnector", "MirrorHeartbeat"),
-        "source",
-        MirrorHeartbeatConnector,
-        MirrorHeartbeatConfig.parse,
-    ),
-)
-
-_BY_NAME = {name: plugin for plugin in PLUGINS for name in (plugin.java_class, *plugin.short_names)}
+    """Connect's type name: BOOLEAN, SHORT, INT, LONG, DOUBLE, STRING, LIST, CLASS or PASSWORD."""
+    required: bool
+    default_value: str | None
+    importance: str
+    group: str
+    order: int
+    """Position within its group, from 1."""
+    display_name: str
+    recommended_values: tuple[str, ...]
 
 
-def find_plugin(name: str) -> Plugin | None:
-    """The plugin a ``connector.class`` value names (Java name or short name), or None."""
-    return _BY_NAME.get(name.strip())
+def _definition(key: str, spec: KeySpec, group: str, order: int, required: bool) -> ConfigKeyDefinition:
+    return ConfigKeyDefinition(
+        name=key,
+        type=spec.type.upper(),
+        required=required,
+        default_value=None if required else spec.default,
+        importance="HIGH" if required else "MEDIUM",
+        group=group,
+        order=order,
+        display_name=key,
+        recommended_values=tuple(sorted(spec.choices)) if spec.choices is not None else (),
+    )
 
 
-# ---- config definitions, as Connect's plugin config and validate endpoints show them ---------------
+# ---- the MM2 connectors' definitions ----------------------------------------------------------------
 
-REQUIRED_KEYS = ("name", "connector.class", "source.cluster.alias")
+MIRROR_REQUIRED_KEYS = ("name", "connector.class", "source.cluster.alias")
 """Keys with no default that every MM2 connector needs (Connect's ConfigDef NO_DEFAULT_VALUE)."""
 
 _TASK_LEVEL_KEYS = frozenset({"task.assigned.partitions", "task.assigned.groups", "task.index"})
@@ -105,21 +105,150 @@ _CONNECTOR_ONLY_GROUPS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class ConfigKeyDefinition:
-    """One key of a plugin's configuration (Connect's ConfigKeyInfo)."""
+def _group_of(key: str) -> str:
+    if key in CONNECTOR_ONLY_KEYS:
+        return _CONNECTOR_ONLY_GROUPS[key]
+    group = "Common"
+    for name in ALL_CONNECTOR_KEYS:
+        group = _GROUP_STARTS.get(name, group)
+        if name == key:
+            return group
+    raise KeyError(key)
 
-    name: str
+
+def _mirror_definitions() -> tuple[ConfigKeyDefinition, ...]:
+    orders: dict[str, int] = {}
+    definitions = []
+    for key, spec in ALL_CONNECTOR_KEYS.items():
+        if key in _TASK_LEVEL_KEYS:
+            continue
+        group = _group_of(key)
+        orders[group] = orders.get(group, 0) + 1
+        definitions.append(_definition(key, spec, group, orders[group], key in MIRROR_REQUIRED_KEYS))
+    return tuple(definitions)
+
+
+# ---- the S3 connectors' definitions -------------------------------------------------------------------
+
+S3_REQUIRED_KEYS = ("name", "connector.class", "s3.bucket.name")
+"""``bootstrap.servers`` is needed too, unless ``kafka.cluster.alias`` names a cluster profile."""
+
+
+def _section_definitions(sections: tuple[ConfigSection, ...]) -> tuple[ConfigKeyDefinition, ...]:
+    return tuple(
+        _definition(key, spec, group, order, key in S3_REQUIRED_KEYS)
+        for group, keys in sections
+        for order, (key, spec) in enumerate(keys.items(), start=1)
+    )
+
+
+ConfigParser = Callable[[Mapping[str, str]], object]
+_PROFILE_SERVERS = "cluster-profile:9092"
+"""Stands for a profile's servers while a config is checked before the profile is looked up."""
+
+
+def _with_cluster_alias(parse: ConfigParser) -> ConfigParser:
+    """A parser that lets ``kafka.cluster.alias`` stand for ``bootstrap.servers``: the service fills
+    the servers in from that profile (``mirror.service.effective``), and says so if there is none."""
+
+    def parse_stored(config: Mapping[str, str]) -> object:
+        if config.get("kafka.cluster.alias", "").strip() and not config.get("bootstrap.servers", "").strip():
+            return parse({**config, "bootstrap.servers": _PROFILE_SERVERS})
+        return parse(config)
+
+    return parse_stored
+
+
+# ---- plugins --------------------------------------------------------------------------------------
+
+Connection = Literal["mm2", "kafka"]
+"""How a connector names its Kafka clusters: ``mm2``, a source and a target by ``source.cluster.*`` and
+``target.cluster.*`` keys; ``kafka``, one cluster by ``bootstrap.servers`` or ``kafka.cluster.alias``."""
+
+
+@dataclass(frozen=True)
+class Plugin:
+    java_class: str
+    short_names: tuple[str, ...]
     type: str
-    """Connect's type name: BOOLEAN, SHORT, INT, LONG, DOUBLE, STRING, LIST, CLASS or PASSWORD."""
-    required: bool
-    default_value: str | None
-    importance: str
-    group: str
-    order: int
-    """Position within its group, from 1."""
-    display_name: str
-    recommended_values: tuple[str, ...]
+    """``source`` or ``sink``, as in Connect's ConnectorInfo."""
+    factory: Callable[[], Connector | SinkConnector]
+    parse_config: ConfigParser
+    """Parses a connector config with its defaults; raises ConfigErrors naming connector keys."""
+    definitions: tuple[ConfigKeyDefinition, ...]
+    """The keys it accepts, in definition order (client keys aside)."""
+    connection: Connection = "mm2"
+    version: str = PLUGIN_VERSION
+    """The MM2 plugins follow an Apache Kafka release; our own plugins carry this project's version."""
+
+    @property
+    def task_class(self) -> str:
+        """The Java name of the plugin's task class, as Connect shows it in task configs."""
+        return self.java_class.removesuffix("Connector") + "Task"
+
+    @property
+    def required_keys(self) -> tuple[str, ...]:
+        return tuple(definition.name for definition in self.definitions if definition.required)
+
+
+_MIRROR_DEFINITIONS = _mirror_definitions()
+
+PLUGINS: tuple[Plugin, ...] = (
+    Plugin(
+        _MIRROR_PACKAGE + "MirrorSourceConnector",
+        ("MirrorSourceConnector", "MirrorSource"),
+        "source",
+        MirrorSourceConnector,
+        MirrorSourceConfig.parse,
+        _MIRROR_DEFINITIONS,
+    ),
+    Plugin(
+        _MIRROR_PACKAGE + "MirrorCheckpointConnector",
+        ("MirrorCheckpointConnector", "MirrorCheckpoint"),
+        "source",
+        MirrorCheckpointConnector,
+        MirrorCheckpointConfig.parse,
+        _MIRROR_DEFINITIONS,
+    ),
+    Plugin(
+        _MIRROR_PACKAGE + "MirrorHeartbeatConnector",
+        ("MirrorHeartbeatConnector", "MirrorHeartbeat"),
+        "source",
+        MirrorHeartbeatConnector,
+        MirrorHeartbeatConfig.parse,
+        _MIRROR_DEFINITIONS,
+    ),
+    Plugin(
+        S3_SINK_CLASS,
+        ("S3SinkConnector", "S3Sink"),
+        "sink",
+        S3SinkConnector,
+        _with_cluster_alias(BackupSinkConfig.parse),
+        _section_definitions(BACKUP_SINK_SECTIONS),
+        "kafka",
+        __version__,
+    ),
+    Plugin(
+        S3_SOURCE_CLASS,
+        ("S3SourceConnector", "S3Source"),
+        "source",
+        S3SourceConnector,
+        _with_cluster_alias(RestoreSourceConfig.parse),
+        _section_definitions(RESTORE_SOURCE_SECTIONS),
+        "kafka",
+        __version__,
+    ),
+)
+
+_BY_NAME = {name: plugin for plugin in PLUGINS for name in (plugin.java_class, *plugin.short_names)}
+
+
+def find_plugin(name: str) -> Plugin | None:
+    """The plugin a ``connector.class`` value names (Java name or short name), or None."""
+    return _BY_NAME.get(name.strip())
+
+
+# ---- config definitions, as Connect's plugin config and validate endpoints show them ---------------
 
 
 @dataclass(frozen=True)
@@ -150,54 +279,12 @@ class ConfigValidation:
         return [f"{key.name}: {error}" for key in self.keys for error in key.errors]
 
 
-def _group_of(key: str) -> str:
-    if key in CONNECTOR_ONLY_KEYS:
-        return _CONNECTOR_ONLY_GROUPS[key]
-    group = "Common"
-    for name in ALL_CONNECTOR_KEYS:
-        group = _GROUP_STARTS.get(name, group)
-        if name == key:
-            return group
-    raise KeyError(key)
-
-
-def _definition(key: str, spec: KeySpec, group: str, order: int) -> ConfigKeyDefinition:
-    required = key in REQUIRED_KEYS
-    return ConfigKeyDefinition(
-        name=key,
-        type=spec.type.upper(),
-        required=required,
-        default_value=None if required else spec.default,
-        importance="HIGH" if required else "MEDIUM",
-        group=group,
-        order=order,
-        display_name=key,
-        recommended_values=tuple(sorted(spec.choices)) if spec.choices is not None else (),
-    )
-
-
-def _build_definitions() -> tuple[ConfigKeyDefinition, ...]:
-    orders: dict[str, int] = {}
-    definitions = []
-    for key, spec in ALL_CONNECTOR_KEYS.items():
-        if key in _TASK_LEVEL_KEYS:
-            continue
-        group = _group_of(key)
-        orders[group] = orders.get(group, 0) + 1
-        definitions.append(_definition(key, spec, group, orders[group]))
-    return tuple(definitions)
-
-
-_DEFINITIONS = _build_definitions()
-
-
 def config_definitions(plugin: Plugin) -> tuple[ConfigKeyDefinition, ...]:
     """The keys ``plugin`` accepts, in definition order.
 
     MM2 hands every connector the same top-level keys, and each reads the ones it needs, so the
-    three plugins share one definition list."""
-    del plugin  # one list for all three, see above
-    return _DEFINITIONS
+    three MM2 plugins share one definition list."""
+    return plugin.definitions
 
 
 def config_groups(plugin: Plugin) -> tuple[str, ...]:
@@ -207,23 +294,36 @@ def config_groups(plugin: Plugin) -> tuple[str, ...]:
 def config_errors(plugin: Plugin, config: Mapping[str, str]) -> list[ConfigError]:
     """Every problem of a connector config for ``plugin``: missing required keys, values that do
     not fit their type, and whatever the plugin's own parser refuses (client keys included)."""
+    required = plugin.required_keys
     errors = [
         ConfigError(f'Missing required configuration "{key}" which has no default value.', key=key)
-        for key in REQUIRED_KEYS
+        for key in required
         if not config.get(key, "").strip()
     ]
-    errors.extend(validate_connector_config(config))
+    if plugin.connection == "mm2":
+        errors.extend(validate_connector_config(config))
     try:
         plugin.parse_config(config)
     except ConfigErrors as failure:
         errors.extend(failure.errors)
-    missing = {key for key in REQUIRED_KEYS if not config.get(key, "").strip()}
+    if plugin.connection == "kafka":
+        errors = [_or_cluster_alias(error) for error in errors]
+    missing = {key for key in required if not config.get(key, "").strip()}
     # The parser repeats "is required" for keys already reported missing above.
     return list(
         dict.fromkeys(
             error for error in errors if not (error.key in missing and error.message == "is required")
         )
     )
+
+
+def _or_cluster_alias(error: ConfigError) -> ConfigError:
+    if error.key == "bootstrap.servers" and error.message == "is required":
+        return ConfigError(SERVERS_REQUIRED, key=error.key)
+    return error
+
+
+SERVERS_REQUIRED = "is required, unless kafka.cluster.alias names a cluster profile"
 
 
 def validate_config(plugin: Plugin, config: Mapping[str, str]) -> ConfigValidation:

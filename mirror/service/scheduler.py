@@ -129,6 +129,7 @@ class ScheduleService:
         self._renew_every_s = renew_every_s
         self._misfire_grace_s = misfire_grace_s
         self._scheduler: BackgroundScheduler | None = None
+        self._job_context = jobs.JobContext(store, worker_id)
         self._refused: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="schedule-leader", daemon=True)
@@ -141,10 +142,12 @@ class ScheduleService:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop leading; firings still running (backups) are told to stop and waited for."""
         self._stop.set()
+        self._job_context.stop.set()
         if self._thread.is_alive():
             self._thread.join(self._renew_every_s + 10)
-        self._step_down()
+        self._step_down(wait=True)
         try:
             self._store.release_lease(SCHEDULER_LEASE, self._worker_id)
         except Exception:
@@ -177,7 +180,7 @@ class ScheduleService:
     def _lead(self) -> None:
         scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self._store.engine, tablename=JOBS_TABLE)},
-            executors={"default": _FiringExecutor(jobs.JobContext(self._store, self._worker_id))},
+            executors={"default": _FiringExecutor(self._job_context)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self._misfire_grace_s},
             timezone=UTC,
         )
@@ -186,10 +189,10 @@ class ScheduleService:
         self._refused.clear()
         log.info("leading the schedules", extra={"worker": self._worker_id})
 
-    def _step_down(self) -> None:
+    def _step_down(self, *, wait: bool = False) -> None:
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown(wait=wait)
             log.info("no longer leading the schedules", extra={"worker": self._worker_id})
 
     def sync(self) -> None:

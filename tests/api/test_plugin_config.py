@@ -46,6 +46,8 @@ def test_task_class_names() -> None:
         "org.apache.kafka.connect.mirror.MirrorSourceTask",
         "org.apache.kafka.connect.mirror.MirrorCheckpointTask",
         "org.apache.kafka.connect.mirror.MirrorHeartbeatTask",
+        "io.mirror.connect.s3.S3SinkTask",
+        "io.mirror.connect.s3.S3SourceTask",
     ]
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from mirror import __version__
 from tests.api.harness import MM2_CHECKPOINT, MM2_HEARTBEAT, MM2_SOURCE, Api, jaas, mm2_source_config
 
 PLUGIN_LIST = [
     {"class": MM2_SOURCE, "type": "source", "version": "4.3.1"},
     {"class": MM2_CHECKPOINT, "type": "source", "version": "4.3.1"},
     {"class": MM2_HEARTBEAT, "type": "source", "version": "4.3.1"},
+    {"class": "io.mirror.connect.s3.S3SinkConnector", "type": "sink", "version": __version__},
+    {"class": "io.mirror.connect.s3.S3SourceConnector", "type": "source", "version": __version__},
 ]
 
 

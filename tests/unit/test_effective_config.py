@@ -84,4 +84,5 @@ def test_resolved_connector_runs_with_the_effective_config() -> None:
     assert resolved.source_alias == "A"
     assert resolved.config["name"] == "c"
     assert resolved.config["connector.class"] == "MirrorSource"
+    assert resolved.offsets is not None
     assert resolved.offsets.consumer["bootstrap.servers"] == "b:9092"
