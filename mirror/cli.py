@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from mirror import __version__
 from mirror.backup.commands import add_backup_commands, run_backup_command, run_restore_command
@@ -18,6 +15,7 @@ from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.config.mm2 import MirrorMakerConfig, resolve_mm2
 from mirror.config.properties import parse_properties
 from mirror.logs import configure_logging
+from mirror.signals import stop_on_signals
 
 log = logging.getLogger("mirror.cli")
 
@@ -178,14 +176,7 @@ def run(config_path: Path, clusters: Sequence[str] | None) -> int:
         print("mirror: no enabled flow to run (set A->B.enabled = true)", file=sys.stderr)
         return EXIT_BAD_CONFIG
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_signals(log)
     running = start_flows(flows)
     try:
         while not stop.wait(1.0):

@@ -14,18 +14,16 @@ import hashlib
 import json
 import logging
 import re
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from mirror.config.backup import DEFAULT_RESTORE_OFFSETS_TOPIC, parse_s3_url
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.config.properties import parse_properties
+from mirror.signals import stop_on_signals
 
 log = logging.getLogger("mirror.backup")
 
@@ -288,18 +286,6 @@ def restore_config(args: argparse.Namespace) -> dict[str, str]:
 # ---- running ------------------------------------------------------------------------------------
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    return stop
-
-
 def _emit(args: argparse.Namespace, summary: Mapping[str, Any], lines: list[str]) -> None:
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
@@ -352,7 +338,7 @@ def _backup(args: argparse.Namespace) -> int:
     from mirror.backup.jobs import run_backup  # noqa: PLC0415
 
     config = backup_config(args)
-    stop = _stop_on_signals()
+    stop = stop_on_signals(log)
     summary = run_backup(config, stop=stop, progress_factory=_progress(args, "backup"))
     _emit(
         args,
@@ -369,7 +355,7 @@ def _restore(args: argparse.Namespace) -> int:
     from mirror.backup.jobs import run_restore  # noqa: PLC0415
 
     config = restore_config(args)
-    stop = _stop_on_signals()
+    stop = stop_on_signals(log)
     summary = run_restore(
         config, offsets_topic=args.offsets_topic, stop=stop, progress_factory=_progress(args, "restore")
     )

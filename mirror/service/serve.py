@@ -17,15 +17,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from sqlalchemy import make_url
 
 from mirror.service.runtime import RuntimeSettings, ServiceRuntime
 from mirror.service.scheduler import ScheduleService
+from mirror.signals import stop_on_signals
 from mirror.store.store import Store
 
 log = logging.getLogger("mirror.service.serve")
@@ -128,14 +127,7 @@ def serve(options: ServeOptions) -> int:
 
 def _run(store: Store, options: ServeOptions, *, auth_required: bool) -> int:
     worker_id = options.worker_id or f"{socket.gethostname()}:{options.port}"
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_signals(log)
     # Started before any thread of ours: preexec_fn runs between fork and exec.
     api = _start_gunicorn(options, auth_required=auth_required)
     runtime = ServiceRuntime(store, RuntimeSettings(worker_id=worker_id, address=options.bind))
