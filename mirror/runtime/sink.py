@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import abc
 import logging
-import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -23,7 +21,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from mirror.kafka import failure_from, make_consumer, watermarks
 from mirror.kafka.clients import ErrorWatch, KafkaClientError
 from mirror.runtime.contracts import ConnectorContext, SourcePartition, TaskConfig
-from mirror.runtime.status import State, TaskStatus
+from mirror.runtime.lifecycle import TaskLifecycle
+from mirror.runtime.status import State
 
 log = logging.getLogger("mirror.runtime.sink")
 
@@ -114,7 +113,7 @@ class PartitionRecreatedError(Exception):
     """A task resumes past the partition's end: the topic was probably deleted and recreated."""
 
 
-class SinkTaskRunner:
+class SinkTaskRunner(TaskLifecycle):
     """A thread that starts a sink task, feeds it batches, commits what it stored, and restarts it."""
 
     def __init__(
@@ -130,93 +129,26 @@ class SinkTaskRunner:
         poll_timeout_s: float = 0.5,
         restart_backoff_s: tuple[float, float] = (1.0, 60.0),
     ) -> None:
-        self.connector = connector
-        self.task_id = task_id
-        self.worker_id = worker_id
-        self.config = config
+        super().__init__(
+            connector=connector,
+            task_id=task_id,
+            worker_id=worker_id,
+            config=config,
+            restart_backoff_s=restart_backoff_s,
+        )
         self._task_factory = task_factory
         self._flush_interval_s = flush_interval_s
         self._batch_records = batch_records
         self._poll_timeout_s = poll_timeout_s
-        self._backoff = restart_backoff_s
-        self._stop = threading.Event()
-        self._paused = threading.Event()
-        self._lock = threading.Lock()
-        self._state = State.UNASSIGNED
-        self._trace: str | None = None
-        self._detail: str | None = None
         self._finished = False
-        self._thread = threading.Thread(target=self._run, name=f"{connector}-{task_id}", daemon=True)
         self._positions: dict[SourcePartition, int] = {}
         self._committed: dict[SourcePartition, int] = {}
-
-    # ---- control ----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout_s: float) -> bool:
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
-
-    def pause(self) -> None:
-        self._paused.set()
-
-    def resume(self) -> None:
-        self._paused.clear()
 
     @property
     def finished(self) -> bool:
         """The task reported all its work done and the runner stopped after committing it."""
         with self._lock:
             return self._finished
-
-    def status(self) -> TaskStatus:
-        with self._lock:
-            return TaskStatus(self.task_id, self._state, self.worker_id, self._trace, self._detail)
-
-    def _report(self, detail: str | None) -> None:
-        with self._lock:
-            self._detail = detail
-
-    def _set_state(self, state: State, trace: str | None = None) -> None:
-        with self._lock:
-            self._state = state
-            self._trace = trace
-
-    # ---- lifecycle --------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        delay = self._backoff[0]
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                self._run_once()
-                self._set_state(State.STOPPED)
-                return
-            except Exception as exc:
-                self._set_state(State.FAILED, traceback.format_exc())
-                log.error(
-                    "sink task failed (%s); restarting after backoff",
-                    exc,
-                    extra={
-                        "connector": self.connector,
-                        "task": self.task_id,
-                        "error": str(exc),
-                        "backoff_s": delay,
-                    },
-                )
-            if time.monotonic() - started > 10 * self._backoff[1]:
-                delay = self._backoff[0]
-            if self._stop.wait(delay):
-                break
-            delay = min(delay * 2, self._backoff[1])
-        with self._lock:
-            if self._state != State.FAILED:
-                self._state = State.STOPPED
 
     def _run_once(self) -> None:
         task = self._task_factory()

@@ -11,9 +11,7 @@ in the batch landed, and progress is committed only up to acknowledged tails.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -21,8 +19,9 @@ from confluent_kafka import KafkaError, Message, Producer
 from mirror.kafka import failure_from, make_producer
 from mirror.kafka.clients import ErrorWatch
 from mirror.runtime.contracts import DeliveredRun, SourceBatch, SourcePartition, SourceTask, TaskConfig
+from mirror.runtime.lifecycle import TaskLifecycle
 from mirror.runtime.offsets import OffsetStore
-from mirror.runtime.status import State, TaskStatus
+from mirror.runtime.status import State
 
 log = logging.getLogger("mirror.runtime.task")
 
@@ -49,7 +48,7 @@ class DeliveryFailedError(Exception):
     """A record the target refused; the task restarts from its last committed offsets."""
 
 
-class TaskRunner:
+class TaskRunner(TaskLifecycle):
     """A thread that starts a task, moves its batches, restarts it after failures, and stops it."""
 
     def __init__(
@@ -64,88 +63,19 @@ class TaskRunner:
         flush_interval_s: float,
         restart_backoff_s: tuple[float, float] = (1.0, 60.0),
     ) -> None:
-        self.connector = connector
-        self.task_id = task_id
-        self.worker_id = worker_id
-        self.config = config
+        super().__init__(
+            connector=connector,
+            task_id=task_id,
+            worker_id=worker_id,
+            config=config,
+            restart_backoff_s=restart_backoff_s,
+        )
         self._task_factory = task_factory
         self._offsets = offsets
         self._flush_interval_s = flush_interval_s
-        self._backoff = restart_backoff_s
-        self._stop = threading.Event()
-        self._paused = threading.Event()
-        self._lock = threading.Lock()
-        self._state = State.UNASSIGNED
-        self._trace: str | None = None
-        self._detail: str | None = None
-        self._thread = threading.Thread(target=self._run, name=f"{connector}-{task_id}", daemon=True)
         # Per-run state, reset by _run_once.
         self._acked: list[DeliveredRun] = []
         self._delivery_error: KafkaError | None = None
-
-    # ---- control ----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout_s: float) -> bool:
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
-
-    def pause(self) -> None:
-        self._paused.set()
-
-    def resume(self) -> None:
-        self._paused.clear()
-
-    def status(self) -> TaskStatus:
-        with self._lock:
-            return TaskStatus(self.task_id, self._state, self.worker_id, self._trace, self._detail)
-
-    def _report(self, detail: str | None) -> None:
-        with self._lock:
-            self._detail = detail
-
-    def _set_state(self, state: State, trace: str | None = None) -> None:
-        with self._lock:
-            self._state = state
-            self._trace = trace
-
-    # ---- lifecycle --------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        delay = self._backoff[0]
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                self._run_once()
-                self._set_state(State.STOPPED)
-                return
-            except Exception as exc:
-                trace = traceback.format_exc()
-                self._set_state(State.FAILED, trace)
-                log.error(
-                    "task failed (%s); restarting after backoff",
-                    exc,
-                    extra={
-                        "connector": self.connector,
-                        "task": self.task_id,
-                        "error": str(exc),
-                        "backoff_s": delay,
-                    },
-                )
-            # A task that ran a good while before failing starts its backoff afresh.
-            if time.monotonic() - started > 10 * self._backoff[1]:
-                delay = self._backoff[0]
-            if self._stop.wait(delay):
-                break
-            delay = min(delay * 2, self._backoff[1])
-        with self._lock:
-            if self._state != State.FAILED:
-                self._state = State.STOPPED
 
     def _run_once(self) -> None:
         task = self._task_factory()
