@@ -46,6 +46,17 @@ def mirror_run(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
             process.wait(10)
 
 
+def produce_slowly(bootstrap: str, topic: str, sequence: range, partitions: int, pause_every: int) -> None:
+    """Sequence numbers as values, round-robin over partitions, pausing 0.4 s every ``pause_every``."""
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    for seq in sequence:
+        producer.produce(topic, str(seq).encode(), partition=seq % partitions)
+        if seq % pause_every == pause_every - 1:
+            producer.poll(0)
+            time.sleep(0.4)
+    assert producer.flush(60) == 0
+
+
 def test_help_explains_itself() -> None:
     top = subprocess.run([*MIRROR, "--help"], capture_output=True, text=True, check=True)
     assert "run" in top.stdout
@@ -105,17 +116,10 @@ def test_sigkill_twice_loses_nothing(kafka_clusters: KafkaClusters, unique_name:
     )
     log = tmp_path / "mirror.log"
 
-    def produce_slowly() -> None:
-        # Spread over several seconds so that both kills land while data is still arriving.
-        producer = Producer({"bootstrap.servers": primary, "enable.idempotence": True, "linger.ms": 5})
-        for seq in range(total):
-            producer.produce(unique_name, str(seq).encode(), partition=seq % partitions)
-            if seq % 5000 == 4999:
-                producer.poll(0)
-                time.sleep(0.4)
-        assert producer.flush(60) == 0
-
-    feeder = threading.Thread(target=produce_slowly)
+    # Spread over several seconds so that both kills land while data is still arriving.
+    feeder = threading.Thread(
+        target=produce_slowly, args=(primary, unique_name, range(total), partitions, 5000)
+    )
     feeder.start()
     remote = f"primary.{unique_name}"
     try:
@@ -183,16 +187,7 @@ def test_failover_after_a_sigkill_is_exact(
     produce(primary, unique_name, [Record(0, None, str(seq).encode(), (), 0) for seq in range(2000)])
     assert consume_and_commit(primary, unique_name, early, 1000, start=OFFSET_BEGINNING)[-1] == b"999"
 
-    def produce_slowly() -> None:
-        producer = Producer({"bootstrap.servers": primary, "enable.idempotence": True, "linger.ms": 5})
-        for seq in range(2000, total):
-            producer.produce(unique_name, str(seq).encode(), partition=0)
-            if seq % 4000 == 3999:
-                producer.poll(0)
-                time.sleep(0.4)
-        assert producer.flush(60) == 0
-
-    feeder = threading.Thread(target=produce_slowly)
+    feeder = threading.Thread(target=produce_slowly, args=(primary, unique_name, range(2000, total), 1, 4000))
     feeder.start()
     remote = f"primary.{unique_name}"
     try:
