@@ -7,6 +7,12 @@ Lag of a flow's partition, as an operator asks it ("how far behind is the other 
   offsets too, so on transactional topics this is an upper bound by the number of markers.
 * seconds: age of the oldest record not yet replicated (0 when nothing is waiting).
 
+Lag of a consumer group, per partition it commits on a replicated topic: on the source, the
+source log-end offset minus its committed offset; on the target, the remote topic's log-end
+offset minus the group's translated offset (its newest checkpoint), which is where the group
+would resume after a failover now. A checkpoint is *stale* while the group's commit on the source
+has moved past what the checkpoint covers; its age is then the time since that checkpoint.
+
 History keeps every sample per partition for a short while, then per-topic roll-ups (records
 summed over partitions, seconds the maximum) at coarser steps, so a month for 10,000
 partitions stays a few million rows (see :data:`TIERS`).
@@ -14,8 +20,10 @@ partitions stays a few million rows (see :data:`TIERS`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,139 @@ def partition_lag(
     else:
         seconds = max(0.0, (now_ms - oldest_waiting_timestamp_ms) / 1000)
     return PartitionLag(topic, partition, source_end_offset, next_offset, records, seconds)
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    group: str
+    topic: str
+    """The source topic."""
+    partition: int
+    committed_offset: int
+    """The group's committed offset on the source."""
+    source_records: int
+    """Source log-end offset minus the committed offset (0 at least)."""
+    checkpoint_upstream_offset: int | None
+    """The source offset the group's newest checkpoint translates; None without a checkpoint."""
+    target_records: int | None
+    """Remote topic's log-end offset minus the checkpoint's downstream offset; None without one."""
+    checkpoint_age_s: float | None
+    """0 while the checkpoint covers the committed offset; otherwise seconds since that checkpoint
+    was written (None if there is none: never checkpointed)."""
+
+
+def group_lag(
+    group: str,
+    topic: str,
+    partition: int,
+    *,
+    committed_offset: int,
+    source_end_offset: int,
+    checkpoint: tuple[int, int, int] | None,
+    target_end_offset: int | None,
+    now_ms: int,
+) -> GroupLag:
+    """``checkpoint`` is (upstream offset, downstream offset, written at ms) of the group's newest."""
+    source_records = max(0, source_end_offset - committed_offset)
+    if checkpoint is None:
+        return GroupLag(group, topic, partition, committed_offset, source_records, None, None, None)
+    upstream, downstream, written_ms = checkpoint
+    target_records = None if target_end_offset is None else max(0, target_end_offset - downstream)
+    age = 0.0 if upstream >= committed_offset else max(0.0, (now_ms - written_ms) / 1000)
+    return GroupLag(group, topic, partition, committed_offset, source_records, upstream, target_records, age)
+
+
+@dataclass(frozen=True)
+class FlowLag:
+    """One sample of a flow: every replicated partition and every checkpointed group partition."""
+
+    flow: str
+    at_s: float
+    """When it was sampled, seconds since the epoch."""
+    partitions: tuple[PartitionLag, ...]
+    groups: tuple[GroupLag, ...] = ()
+    last_heartbeat_ms: int | None = None
+    """When the newest heartbeat that reached the target was emitted on the source."""
+
+    @property
+    def records(self) -> int:
+        return sum(lag.records for lag in self.partitions)
+
+    @property
+    def seconds(self) -> float | None:
+        """Age of the oldest record waiting anywhere in the flow; None if some age is unknown."""
+        ages = [lag.seconds for lag in self.partitions]
+        if any(age is None for age in ages):
+            return None
+        return max((age for age in ages if age is not None), default=0.0)
+
+    def heartbeat_age_s(self, now_s: float) -> float | None:
+        return None if self.last_heartbeat_ms is None else max(0.0, now_s - self.last_heartbeat_ms / 1000)
+
+    def checkpoint_age_s(self, group: str | None = None) -> float | None:
+        """The stalest checkpoint of the group (or of every group); None if one was never written."""
+        ages = [lag.checkpoint_age_s for lag in self.groups if group is None or lag.group == group]
+        if any(age is None for age in ages):
+            return None
+        return max((age for age in ages if age is not None), default=0.0)
+
+    def rpo_s(self, now_s: float) -> float | None:
+        """What a failover now would lose, in time: the oldest waiting record's age, grown by the
+        time since the sample; None if unknown (then heartbeat age is the best hint)."""
+        seconds = self.seconds
+        if seconds is None:
+            return None
+        return seconds + max(0.0, now_s - self.at_s) if self.records else 0.0
+
+    def topics(self) -> dict[str, tuple[int, float | None]]:
+        """Per source topic: records summed over partitions, the largest age (None if unknown)."""
+        per_topic: dict[str, tuple[int, float | None]] = {}
+        for lag in self.partitions:
+            records, seconds = per_topic.get(lag.topic, (0, 0.0))
+            worst = None if seconds is None or lag.seconds is None else max(seconds, lag.seconds)
+            per_topic[lag.topic] = (records + lag.records, worst)
+        return per_topic
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "at_s": self.at_s,
+            "last_heartbeat_ms": self.last_heartbeat_ms,
+            "partitions": [
+                [p.topic, p.partition, p.source_end_offset, p.next_offset, p.records, p.seconds]
+                for p in self.partitions
+            ],
+            "groups": [
+                [
+                    g.group,
+                    g.topic,
+                    g.partition,
+                    g.committed_offset,
+                    g.source_records,
+                    g.checkpoint_upstream_offset,
+                    g.target_records,
+                    g.checkpoint_age_s,
+                ]
+                for g in self.groups
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FlowLag:
+        """The inverse of :meth:`to_json`; raises ValueError naming what is malformed."""
+        try:
+            at_s = float(data["at_s"])
+            if not math.isfinite(at_s):
+                raise ValueError("at_s is not finite")
+            return cls(
+                flow=str(data["flow"]),
+                at_s=at_s,
+                partitions=tuple(PartitionLag(*row) for row in data["partitions"]),
+                groups=tuple(GroupLag(*row) for row in data["groups"]),
+                last_heartbeat_ms=data["last_heartbeat_ms"],
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed lag sample: {exc!r}") from None
 
 
 @dataclass(frozen=True)
