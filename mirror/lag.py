@@ -4,7 +4,8 @@ Lag of a flow's partition, as an operator asks it ("how far behind is the other 
 
 * records: source log-end offset minus the next source offset the flow will replicate. Records
   below the source's log-start offset are gone and no longer count. Transaction markers take
-  offsets too, so on transactional topics this is an upper bound by the number of markers.
+  offsets too, so on transactional topics this is an upper bound by the number of markers; when
+  only markers (or aborted records) wait, a read proves it and the lag is 0.
 * seconds: age of the oldest record not yet replicated (0 when nothing is waiting).
 
 Lag of a consumer group, per partition it commits on a replicated topic: on the source, the
@@ -47,13 +48,16 @@ def partition_lag(
     next_offset: int | None,
     oldest_waiting_timestamp_ms: int | None,
     now_ms: int,
+    only_markers_waiting: bool = False,
 ) -> PartitionLag:
+    """``only_markers_waiting``: a read found no record between the next offset and the end, only
+    transaction markers or aborted records, which are never replicated: nothing waits."""
     if source_start_offset < 0 or source_end_offset < source_start_offset:
         raise ValueError(
             f"bad watermarks [{source_start_offset}, {source_end_offset}) for {topic}-{partition}"
         )
     first_waiting = source_start_offset if next_offset is None else max(next_offset, source_start_offset)
-    records = max(0, source_end_offset - first_waiting)
+    records = 0 if only_markers_waiting else max(0, source_end_offset - first_waiting)
     if records == 0:
         seconds: float | None = 0.0
     elif oldest_waiting_timestamp_ms is None:
@@ -192,7 +196,7 @@ class FlowLag:
                 groups=tuple(GroupLag(*row) for row in data["groups"]),
                 last_heartbeat_ms=data["last_heartbeat_ms"],
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed lag sample: {exc!r}") from None
 
 

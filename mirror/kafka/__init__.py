@@ -13,6 +13,7 @@ from mirror.kafka.admin import (
 from mirror.kafka.clients import (
     KafkaClientError,
     failure_from,
+    first_records_at,
     make_admin,
     make_consumer,
     make_producer,
@@ -25,6 +26,7 @@ __all__ = [
     "KafkaClientError",
     "TopicSpec",
     "failure_from",
+    "first_records_at",
     "make_admin",
     "make_consumer",
     "make_producer",

@@ -189,12 +189,25 @@ class ClusterAdmin:
 
         ``committed``: the last stable offsets instead, where a read_committed consumer stops
         while a transaction is open."""
-        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-        request = {TopicPartition(topic, partition): latest for topic, partition in partitions}
+        isolation = IsolationLevel.READ_COMMITTED if committed else IsolationLevel.READ_UNCOMMITTED
+        return self._list_offsets(partitions, OffsetSpec.latest(), isolation)  # type: ignore[no-untyped-call]
+
+    def start_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Log-start offsets: the oldest offset still held (retention and deletion move it)."""
+        return self._list_offsets(
+            partitions,
+            OffsetSpec.earliest(),  # type: ignore[no-untyped-call]
+            IsolationLevel.READ_UNCOMMITTED,
+        )
+
+    def _list_offsets(
+        self, partitions: Iterable[tuple[str, int]], spec: OffsetSpec, isolation: IsolationLevel
+    ) -> dict[tuple[str, int], int]:
+        """One ListOffsets round for every partition (librdkafka groups them per leader)."""
+        request = {TopicPartition(topic, partition): spec for topic, partition in partitions}
         if not request:
             return {}
         results: dict[tuple[str, int], int] = {}
-        isolation = IsolationLevel.READ_COMMITTED if committed else IsolationLevel.READ_UNCOMMITTED
         futures = self._admin.list_offsets(request, isolation_level=isolation, request_timeout=self.timeout_s)
         for tp, future in futures.items():
             info = self._result(future, f"{self.name}: listing offsets of {tp.topic}-{tp.partition}")

@@ -205,3 +205,47 @@ def read_to_end(
         return records
     finally:
         consumer.close()
+
+
+def first_records_at(
+    config: Mapping[str, str],
+    positions: Mapping[tuple[str, int], int],
+    ends: Mapping[tuple[str, int], int],
+    name: str,
+    timeout_s: float,
+) -> tuple[dict[tuple[str, int], Message], set[tuple[str, int]]]:
+    """The first record at or after each position, read by one consumer for every partition; and
+    the partitions that hold no readable record before their end offset in ``ends`` (only
+    transaction markers or aborted records: a read_committed consumer skips them).
+
+    Partitions with neither within ``timeout_s`` are in neither result. Each partition is paused
+    once settled, so only its first fetch is read."""
+    if not positions:
+        return {}, set()
+    consumer, watch = make_consumer({**config, "enable.auto.commit": "false"}, name)
+    try:
+        consumer.assign([TopicPartition(topic, p, offset) for (topic, p), offset in positions.items()])
+        found: dict[tuple[str, int], Message] = {}
+        empty: set[tuple[str, int]] = set()
+        deadline = time.monotonic() + timeout_s
+        while len(found) + len(empty) < len(positions) and time.monotonic() < deadline:
+            watch.raise_if_fatal()
+            settled: list[TopicPartition] = []
+            for message in consumer.consume(len(positions), 0.2):
+                if message.error() is not None:
+                    continue
+                key: tuple[str, int] = (message.topic(), message.partition())  # type: ignore[assignment]
+                if key not in found:
+                    found[key] = message
+                    settled.append(TopicPartition(*key))
+            waiting = [TopicPartition(*key) for key in positions if key not in found and key not in empty]
+            for tp in consumer.position(waiting) if waiting else []:
+                key = (tp.topic, tp.partition)
+                if key not in found and tp.offset >= ends[key]:
+                    empty.add(key)
+                    settled.append(TopicPartition(*key))
+            if settled:
+                consumer.pause(settled)
+        return found, empty
+    finally:
+        consumer.close()
