@@ -15,9 +15,13 @@ from the store (``mirror.api.metrics``), so every API worker reports the same va
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import Counter, Histogram, values
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from mirror.lag import FlowLag
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 
@@ -77,6 +81,71 @@ STATE_METRIC_NAMES = frozenset(
 ALL_METRIC_NAMES = TASK_METRIC_NAMES | STATE_METRIC_NAMES
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def lag_metric_families(samples: Iterable[FlowLag], now_s: float) -> list[Metric]:
+    """Gauges of each flow's newest lag sample, aged to ``now_s`` where age is the point."""
+    records = GaugeMetricFamily(
+        "mirror_replication_lag_records",
+        "Records on the source not yet replicated (log-end offset minus the next offset to copy), "
+        "per flow and source topic, at the last sample.",
+        labels=["flow", "topic"],
+    )
+    seconds = GaugeMetricFamily(
+        "mirror_replication_lag_seconds",
+        "Age of the oldest record not yet replicated, per flow and source topic, at the last sample.",
+        labels=["flow", "topic"],
+    )
+    groups = GaugeMetricFamily(
+        "mirror_consumer_group_lag_records",
+        "A consumer group's lag summed over its partitions: on the source from its commits, on the "
+        "target (where it would resume after a failover now) from its translated offsets.",
+        labels=["flow", "group", "side"],
+    )
+    checkpoint_age = GaugeMetricFamily(
+        "mirror_checkpoint_age_seconds",
+        "0 while a group's checkpoint covers its current commit on the source; otherwise seconds "
+        "since that checkpoint was written.",
+        labels=["flow", "group"],
+    )
+    heartbeat_age = GaugeMetricFamily(
+        "mirror_heartbeat_age_seconds",
+        "Now minus the emit time of the newest heartbeat that reached the target (end to end).",
+        labels=["flow"],
+    )
+    rpo = GaugeMetricFamily(
+        "mirror_rpo_seconds", "What a failover now would lose, in time, per flow.", labels=["flow"]
+    )
+    sample_age = GaugeMetricFamily(
+        "mirror_lag_sample_age_seconds", "Seconds since the flow's lag was last sampled.", labels=["flow"]
+    )
+    for sample in samples:
+        flow = sample.flow
+        for topic, (topic_records, topic_seconds) in sorted(sample.topics().items()):
+            records.add_metric([flow, topic], topic_records)
+            if topic_seconds is not None:
+                seconds.add_metric([flow, topic], topic_seconds)
+        per_group: dict[str, tuple[int, int]] = {}
+        for lag in sample.groups:
+            source_lag, target_lag = per_group.get(lag.group, (0, 0))
+            per_group[lag.group] = (
+                source_lag + lag.source_records,
+                target_lag + (lag.target_records or 0),
+            )
+        for group, (source_lag, target_lag) in sorted(per_group.items()):
+            groups.add_metric([flow, group, "source"], source_lag)
+            groups.add_metric([flow, group, "target"], target_lag)
+            age = sample.checkpoint_age_s(group)
+            if age is not None:
+                checkpoint_age.add_metric([flow, group], age)
+        heartbeat = sample.heartbeat_age_s(now_s)
+        if heartbeat is not None:
+            heartbeat_age.add_metric([flow], heartbeat)
+        flow_rpo = sample.rpo_s(now_s)
+        if flow_rpo is not None:
+            rpo.add_metric([flow], flow_rpo)
+        sample_age.add_metric([flow], max(0.0, now_s - sample.at_s))
+    return [records, seconds, groups, checkpoint_age, heartbeat_age, rpo, sample_age]
 
 
 def use_multiprocess_dir(directory: Path) -> None:

@@ -273,6 +273,7 @@ def run_restore(
                     config=task_config,
                     offsets=offsets,
                     flush_interval_s=0.5,
+                    connector_class=type(connector).__name__,
                     restart_backoff_s=_NO_RESTART,
                 )
                 for index, task_config in enumerate(task_configs)

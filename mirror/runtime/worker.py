@@ -460,6 +460,7 @@ class Worker:
             config=config,
             offsets=slot.offsets,
             flush_interval_s=self.settings.offset_flush_interval_s,
+            connector_class=type(slot.connector).__name__,
         )
 
     def _stop_runners(self, connector: str, runners: list[Runner]) -> None:
