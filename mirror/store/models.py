@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -29,6 +31,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAME_LENGTH = 255
 STATE_LENGTH = 32
+TOPIC_LENGTH = 249
+"""Kafka's own limit on topic names."""
 
 # Deterministic constraint names, so migrations can name what they alter or drop.
 NAMING_CONVENTION = {
@@ -222,3 +226,30 @@ class ApschedulerJob(Base):
     id: Mapped[str] = mapped_column(Unicode(191), primary_key=True)
     next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
     job_state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FlowLagLatest(Base):
+    """Each flow's newest lag sample, whole (``FlowLag.to_json``): what the API, /metrics and /ui show."""
+
+    __tablename__ = "flow_lag_latest"
+
+    flow: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    at_s: Mapped[float] = mapped_column(Float)
+    sample: Mapped[str] = mapped_column(Text)
+
+
+class LagPointRow(Base):
+    """Lag history: per-partition samples (tier ``raw``) and per-topic roll-ups (partition -1).
+
+    Narrow on purpose: a month for 10,000 partitions is a few million of these rows."""
+
+    __tablename__ = "lag_points"
+    __table_args__ = (Index("ix_lag_points_tier_flow_at_s", "tier", "flow", "at_s"),)
+
+    tier: Mapped[str] = mapped_column(String(STATE_LENGTH), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(TOPIC_LENGTH), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at_s: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    records: Mapped[int] = mapped_column(BigInteger)
+    seconds: Mapped[float | None] = mapped_column(Float)

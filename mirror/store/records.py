@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from mirror.lag import LagPoint
+
 
 class TargetState(StrEnum):
     """What an operator asked a connector to be (Connect's target states)."""
@@ -166,3 +168,14 @@ class Lease:
     name: str
     holder: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class LagHistory:
+    """Lag over time from one tier of history (``mirror.lag.TIERS``)."""
+
+    tier: str
+    step_s: int
+    """Width of each point's bucket; 0 for raw samples."""
+    points: tuple[LagPoint, ...]
+    """Per topic (partition None), sorted by (flow, topic, at_s)."""

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
+import json
 import secrets as random_secrets
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TypeVar
 
-from sqlalchemy import Engine, delete, exists, select, update
+from sqlalchemy import Engine, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mirror.lag import TIERS, FlowLag, LagPoint, Tier, bucket_start, expired_before, roll_up
 from mirror.store.database import create_database_engine, writing
 from mirror.store.migrations import upgrade_to_head
 from mirror.store.models import (
@@ -34,6 +38,8 @@ from mirror.store.models import (
     Connector,
     ConnectorStateRow,
     Flow,
+    FlowLagLatest,
+    LagPointRow,
     LeaseRow,
     RestartRequestRow,
     Schedule,
@@ -48,6 +54,7 @@ from mirror.store.records import (
     ConnectorRecord,
     ConnectorState,
     FlowRecord,
+    LagHistory,
     RestartRequest,
     Role,
     ScheduleRecord,
@@ -690,8 +697,96 @@ class Store:
                 raise NotFoundError(f"flow {name!r} does not exist")
             members = list(session.scalars(select(Connector.name).where(Connector.flow == name)))
             _delete_connectors(session, members)
+            session.execute(delete(FlowLagLatest).where(FlowLagLatest.flow == name))
+            session.execute(delete(LagPointRow).where(LagPointRow.flow == name))
             session.delete(row)
             _audit(session, actor, "flow.delete", f"flows/{name}", {"connectors": _key_list(members)})
+
+    # ---- lag samples and history -------------------------------------------------------------------
+    def record_lag(self, sample: FlowLag) -> None:
+        """Keep ``sample`` as the flow's newest, and one raw history point per partition."""
+        at_s = int(sample.at_s)
+        points = [
+            {
+                "tier": RAW_TIER.name,
+                "flow": sample.flow,
+                "topic": lag.topic,
+                "partition": lag.partition,
+                "at_s": at_s,
+                "records": lag.records,
+                "seconds": lag.seconds,
+            }
+            for lag in sample.partitions
+        ]
+        with self._write() as session:
+            latest = self._insert(FlowLagLatest).values(
+                flow=sample.flow, at_s=sample.at_s, sample=json.dumps(sample.to_json())
+            )
+            session.execute(
+                latest.on_conflict_do_update(
+                    index_elements=[FlowLagLatest.flow],
+                    set_={"at_s": latest.excluded.at_s, "sample": latest.excluded.sample},
+                )
+            )
+            _upsert_points(session, self._insert(LagPointRow), points)
+
+    def latest_lag(self, flow: str) -> FlowLag | None:
+        with self._read() as session:
+            row = session.get(FlowLagLatest, flow)
+            return None if row is None else FlowLag.from_json(json.loads(row.sample))
+
+    def latest_lags(self) -> list[FlowLag]:
+        """The newest sample of every flow that exists and has one, by flow name."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(FlowLagLatest).join(Flow, Flow.name == FlowLagLatest.flow).order_by(FlowLagLatest.flow)
+            )
+            return [FlowLag.from_json(json.loads(row.sample)) for row in rows]
+
+    def compact_lag(self, now_s: int) -> None:
+        """Roll completed buckets of each tier into the next (each bucket once), expire old points.
+
+        Idempotent: a bucket is rolled up only when the coarser tier has nothing at or after it, and
+        each tier's rows are written in one transaction, so a rerun or a crash half-way changes nothing."""
+        with self._write() as session:
+            insert = self._insert(LagPointRow)
+            for finer, coarser in itertools.pairwise(TIERS):
+                flows = select(LagPointRow.flow).where(LagPointRow.tier == finer.name).distinct()
+                for flow in list(session.scalars(flows)):
+                    _roll_up_completed(session, insert, flow, (finer, coarser), now_s)
+            for tier in TIERS:
+                session.execute(
+                    delete(LagPointRow).where(
+                        LagPointRow.tier == tier.name, LagPointRow.at_s < expired_before(tier, now_s)
+                    )
+                )
+
+    def lag_history(
+        self,
+        *,
+        since_s: int,
+        until_s: int,
+        flow: str | None = None,
+        topic: str | None = None,
+        now_s: int | None = None,
+    ) -> LagHistory:
+        """Per-topic lag from the finest tier whose retention still covers ``since_s``."""
+        if until_s < since_s:
+            raise ValueError("until must not be before since")
+        now = int(time.time()) if now_s is None else now_s
+        tier = next((tier for tier in TIERS if expired_before(tier, now) <= since_s), TIERS[-1])
+        query = select(LagPointRow).where(
+            LagPointRow.tier == tier.name, LagPointRow.at_s >= since_s, LagPointRow.at_s <= until_s
+        )
+        if flow is not None:
+            query = query.where(LagPointRow.flow == flow)
+        if topic is not None:
+            query = query.where(LagPointRow.topic == topic)
+        with self._read() as session:
+            points = [_lag_point(row) for row in session.scalars(query)]
+        if tier.per_partition:
+            points = roll_up(points, tier.step_s)
+        return LagHistory(tier.name, tier.step_s, tuple(sorted(points, key=_history_order)))
 
     # ---- schedules ---------------------------------------------------------------------------------
     def create_schedule(  # noqa: PLR0917 - the contract's signature, positional for its callers
@@ -951,6 +1046,76 @@ class Store:
 
 
 # ---- helpers -----------------------------------------------------------------------------------------
+RAW_TIER = TIERS[0]
+ROLLED_UP_PARTITION = -1
+"""``lag_points.partition`` of a per-topic roll-up (a key column, so not NULL)."""
+
+
+def _upsert_points(
+    session: Session, insert: postgresql.Insert | sqlite.Insert, points: Sequence[Mapping[str, object]]
+) -> None:
+    if not points:
+        return
+    statement = insert.on_conflict_do_update(
+        index_elements=[
+            LagPointRow.tier,
+            LagPointRow.flow,
+            LagPointRow.topic,
+            LagPointRow.partition,
+            LagPointRow.at_s,
+        ],
+        set_={"records": insert.excluded.records, "seconds": insert.excluded.seconds},
+    )
+    session.execute(statement, list(points))
+
+
+def _roll_up_completed(
+    session: Session,
+    insert: postgresql.Insert | sqlite.Insert,
+    flow: str,
+    tiers: tuple[Tier, Tier],
+    now_s: int,
+) -> None:
+    """Roll ``finer`` points of ``flow`` into the ``coarser`` buckets that are complete at ``now_s``
+    and not rolled up yet (those after the coarser tier's newest bucket)."""
+    finer, coarser = tiers
+    newest = session.scalar(
+        select(func.max(LagPointRow.at_s)).where(LagPointRow.tier == coarser.name, LagPointRow.flow == flow)
+    )
+    first_open = bucket_start(now_s, coarser.step_s)
+    query = select(LagPointRow).where(
+        LagPointRow.tier == finer.name, LagPointRow.flow == flow, LagPointRow.at_s < first_open
+    )
+    if newest is not None:
+        query = query.where(LagPointRow.at_s >= newest + coarser.step_s)
+    points = [_lag_point(row) for row in session.scalars(query)]
+    _upsert_points(
+        session,
+        insert,
+        [
+            {
+                "tier": coarser.name,
+                "flow": point.flow,
+                "topic": point.topic,
+                "partition": ROLLED_UP_PARTITION,
+                "at_s": point.at_s,
+                "records": point.records,
+                "seconds": point.seconds,
+            }
+            for point in roll_up(points, coarser.step_s)
+        ],
+    )
+
+
+def _lag_point(row: LagPointRow) -> LagPoint:
+    partition = None if row.partition == ROLLED_UP_PARTITION else row.partition
+    return LagPoint(row.flow, row.topic, partition, row.at_s, row.records, row.seconds)
+
+
+def _history_order(point: LagPoint) -> tuple[str, str, int]:
+    return (point.flow, point.topic, point.at_s)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

@@ -129,7 +129,8 @@ def test_alembic_command_line(store_url: str) -> None:
             check=False,
         )
         assert result.returncode == 0, result.stderr
-    assert "0001 (head)" in result.stdout
+    head = ScriptDirectory(str(SCRIPT_LOCATION)).get_current_head()
+    assert f"{head} (head)" in result.stdout
     assert tables(store_url) == APP_TABLES | {"alembic_version"}
 
 
