@@ -5,6 +5,7 @@ files; both or neither). The app reads MIRROR_DATABASE_URL and its own settings 
 """
 
 import os
+from typing import Any
 
 wsgi_app = "mirror.api.app:wsgi_app()"
 bind = [os.environ.get("MIRROR_API_BIND", "127.0.0.1:8083")]
@@ -25,3 +26,11 @@ errorlog = "-"
 # The path without its query string (%(U)s, not %(r)s): a query may carry a secret. No headers,
 # no referer: Authorization and links are not logged either.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+
+def child_exit(server: object, worker: Any) -> None:
+    """A dead API worker's live gauges must not linger in the shared metrics directory."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess  # noqa: PLC0415 - only in multiprocess mode
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # unannotated upstream

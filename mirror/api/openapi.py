@@ -285,6 +285,74 @@ SCHEMAS: dict[str, Schema] = {
     ),
 }
 
+_NUMBER_OR_NULL: Schema = {"type": "number", "nullable": True}
+_INTEGER_OR_NULL: Schema = {"type": "integer", "nullable": True}
+SCHEMAS["FlowLag"] = _object(
+    {
+        "flow": _STRING,
+        "sampled_at": {**_TIME, "nullable": True},
+        "sample_age_seconds": _NUMBER_OR_NULL,
+        "records": _INTEGER_OR_NULL,
+        "seconds": _NUMBER_OR_NULL,
+        "heartbeat_age_seconds": _NUMBER_OR_NULL,
+        "checkpoint_age_seconds": _NUMBER_OR_NULL,
+        "rpo_seconds": _NUMBER_OR_NULL,
+        "topics": _array(_object({"topic": _STRING, "records": _INTEGER, "seconds": _NUMBER_OR_NULL})),
+        "partitions": _array(
+            _object(
+                {
+                    "topic": _STRING,
+                    "partition": _INTEGER,
+                    "source_end_offset": _INTEGER,
+                    "next_offset": _INTEGER_OR_NULL,
+                    "records": _INTEGER,
+                    "seconds": _NUMBER_OR_NULL,
+                }
+            )
+        ),
+        "groups": _array(
+            _object(
+                {
+                    "group": _STRING,
+                    "topic": _STRING,
+                    "partition": _INTEGER,
+                    "committed_offset": _INTEGER,
+                    "source_lag": _INTEGER,
+                    "checkpoint_upstream_offset": _INTEGER_OR_NULL,
+                    "target_lag": _INTEGER_OR_NULL,
+                    "checkpoint_age_seconds": _NUMBER_OR_NULL,
+                }
+            )
+        ),
+    },
+    ["flow", "sampled_at", "records", "seconds", "topics", "partitions", "groups"],
+)
+SCHEMAS["LagHistory"] = _object(
+    {
+        "since": _INTEGER,
+        "until": _INTEGER,
+        "tier": {"type": "string", "enum": ["raw", "minute", "quarter-hour"]},
+        "step_seconds": _INTEGER,
+        "series": _array(
+            _object(
+                {
+                    "flow": _STRING,
+                    "topic": _STRING,
+                    "points": _array(
+                        _object(
+                            {"at": _INTEGER, "records": _INTEGER, "seconds": _NUMBER_OR_NULL},
+                            ["at", "records", "seconds"],
+                        )
+                    ),
+                },
+                ["flow", "topic", "points"],
+            )
+        ),
+    },
+    ["since", "until", "tier", "step_seconds", "series"],
+)
+_TIME_QUERY: Schema = {"type": "string", "description": "seconds since the epoch, or ISO 8601 with a zone"}
+
 _ERROR_TEXT = {
     400: "Bad request (the message says what is wrong)",
     401: "No valid token",
@@ -755,6 +823,40 @@ def _paths() -> dict[str, dict[str, Schema]]:
                 )
             }
             for verb in ("pause", "resume", "stop")
+        },
+        "/flows/{name}/lag": {
+            "get": _operation(
+                "getFlowLag",
+                "The flow's newest lag sample: per topic, partition and consumer group, with failover "
+                "readiness (heartbeat and checkpoint age, RPO estimate)",
+                ours,
+                {200: _json(_ref("FlowLag"), "Lag (fields null before the first sample)")},
+                errors=[404],
+                parameters=[_NAME],
+            )
+        },
+        "/lag": {
+            "get": _operation(
+                "lagHistory",
+                "Lag history per flow and topic, from the finest tier that still covers since",
+                ours,
+                {200: _json(_ref("LagHistory"), "History")},
+                errors=[400],
+                parameters=[
+                    _query("since", _TIME_QUERY, "Start (default: an hour before until)"),
+                    _query("until", _TIME_QUERY, "End (default: now)"),
+                    _query("flow", _STRING, "Only this flow"),
+                    _query("topic", _STRING, "Only this source topic"),
+                ],
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "metrics",
+                "Prometheus metrics (text exposition format)",
+                ours,
+                {200: {"description": "Metrics", "content": {"text/plain": {"schema": _STRING}}}},
+            )
         },
         "/schedules": {
             "get": _operation(

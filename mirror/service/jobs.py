@@ -14,23 +14,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mirror.config.connectors import MirrorSourceConfig
-from mirror.kafka import ClusterAdmin, make_consumer, watermarks
-from mirror.lag import PartitionLag, partition_lag
-from mirror.runtime.offsets import OffsetStore
 from mirror.service.backups import run_scheduled_backup
-from mirror.service.effective import resolve
+from mirror.service.lag_sampler import sample_flow
 from mirror.store.records import ScheduleRecord, TargetState
 from mirror.store.store import Store
 
 log = logging.getLogger("mirror.service.jobs")
-
-_LAG_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -89,73 +82,14 @@ def _resume_flow(store: Store, schedule: ScheduleRecord) -> str:
 
 
 def _lag_sample(store: Store, schedule: ScheduleRecord) -> str:
-    lags = flow_lag(store, schedule.target)
+    sample = sample_flow(store, schedule.target)
     return "ok " + json.dumps(
         {
-            "records": sum(lag.records for lag in lags),
-            "partitions": {f"{lag.topic}-{lag.partition}": lag.records for lag in lags},
+            "records": sample.records,
+            "partitions": {f"{lag.topic}-{lag.partition}": lag.records for lag in sample.partitions},
         },
         sort_keys=True,
     )
-
-
-def flow_lag(store: Store, flow_name: str) -> list[PartitionLag]:
-    """Per source partition the flow replicates: source log-end offset minus the next offset the
-    flow will copy (from its committed source offsets on the target)."""
-    flow = store.get_flow(flow_name)
-    if flow is None:
-        raise LookupError(f"flow {flow_name!r} does not exist")
-    clusters = {profile.name: profile for profile in store.list_clusters()}
-    for name in flow.connectors:
-        record = store.get_connector(name)
-        if record is None:
-            continue
-        resolved = resolve(name, record.connector_class, record.config, clusters)
-        if resolved.plugin.java_class.endswith(".MirrorSourceConnector") and resolved.offsets is not None:
-            config = MirrorSourceConfig.parse(resolved.config)
-            committed = OffsetStore(resolved.offsets, name, resolved.source_alias).read()
-            return _lag(config, committed)
-    raise LookupError(f"flow {flow_name!r} has no MirrorSourceConnector")
-
-
-def _lag(config: MirrorSourceConfig, committed: Mapping[tuple[str, int], int]) -> list[PartitionLag]:
-    admin = ClusterAdmin(config.source_admin.librdkafka, f"{config.name}|lag-admin", _LAG_TIMEOUT_S)
-    try:
-        topics = admin.topic_partitions()
-    finally:
-        admin.close()
-    partitions = sorted(
-        {
-            (topic, p)
-            for topic, count in topics.items()
-            if config.should_replicate_topic(topic)
-            for p in range(count)
-        }
-        | set(committed)
-    )
-    consumer, _watch = make_consumer(
-        {**config.source_consumer.librdkafka, "group.id": f"{config.name}-lag"}, f"{config.name}|lag"
-    )
-    now_ms = int(time.time() * 1000)
-    try:
-        lags = []
-        for topic, partition in partitions:
-            low, high = watermarks(consumer, topic, partition, _LAG_TIMEOUT_S)
-            last = committed.get((topic, partition))
-            lags.append(
-                partition_lag(
-                    topic,
-                    partition,
-                    source_start_offset=low,
-                    source_end_offset=high,
-                    next_offset=None if last is None else last + 1,
-                    oldest_waiting_timestamp_ms=None,
-                    now_ms=now_ms,
-                )
-            )
-        return lags
-    finally:
-        consumer.close()
 
 
 ACTIONS: Mapping[str, Callable[[Store, ScheduleRecord], str]] = {

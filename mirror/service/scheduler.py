@@ -7,6 +7,10 @@ process takes the lease once it expires and starts its own scheduler. Stored sch
 (``Store.list_schedules``) are the desired state: the leader adds, replaces and removes jobs to
 match. Each firing is claimed in the store before it runs (``mirror.service.jobs``), so an
 overlap of two leaders never runs a firing twice.
+
+The leader also runs the lag sampler (``mirror.service.lag_sampler``) every ``lag_interval_s``,
+as a job of its own kept in memory: it is not a stored schedule, and a new leader starts it anew.
+A sample that overruns its interval is skipped, never queued.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.base import BaseExecutor
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -27,6 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mirror.service import jobs
+from mirror.service.lag_sampler import DEFAULT_INTERVAL_S, LagSampler
 from mirror.store.records import ScheduleRecord
 from mirror.store.store import Store
 
@@ -35,6 +42,7 @@ log = logging.getLogger("mirror.service.scheduler")
 SCHEDULER_LEASE = "scheduler"
 JOBS_TABLE = "apscheduler_jobs"
 _JOB_FUNCTION = "mirror.service.jobs:run_schedule"
+LAG_SAMPLER_JOB = "lag-sampler"
 
 
 class ScheduleSpecError(ValueError):
@@ -120,7 +128,9 @@ class ScheduleService:
         lease_ttl_s: float = 15.0,
         renew_every_s: float = 3.0,
         misfire_grace_s: int = 30,
+        lag_interval_s: float | None = DEFAULT_INTERVAL_S,
     ) -> None:
+        """``lag_interval_s``: seconds between lag samples of every flow; None samples none."""
         if renew_every_s * 2 >= lease_ttl_s:
             raise ValueError("the lease must be renewed at least twice per ttl")
         self._store = store
@@ -128,6 +138,7 @@ class ScheduleService:
         self._lease_ttl_s = lease_ttl_s
         self._renew_every_s = renew_every_s
         self._misfire_grace_s = misfire_grace_s
+        self._lag_interval_s = lag_interval_s
         self._scheduler: BackgroundScheduler | None = None
         self._job_context = jobs.JobContext(store, worker_id)
         self._refused: dict[str, str] = {}
@@ -179,11 +190,24 @@ class ScheduleService:
 
     def _lead(self) -> None:
         scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self._store.engine, tablename=JOBS_TABLE)},
-            executors={"default": _FiringExecutor(self._job_context)},
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=self._store.engine, tablename=JOBS_TABLE),
+                "memory": MemoryJobStore(),
+            },
+            executors={"default": _FiringExecutor(self._job_context), "sampler": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self._misfire_grace_s},
             timezone=UTC,
         )
+        if self._lag_interval_s:
+            scheduler.add_job(
+                LagSampler(self._store).sample_all,
+                IntervalTrigger(seconds=self._lag_interval_s, timezone=UTC),
+                id=LAG_SAMPLER_JOB,
+                jobstore="memory",
+                executor="sampler",
+                next_run_time=datetime.now(UTC),
+                misfire_grace_time=None,
+            )
         scheduler.start()
         self._scheduler = scheduler
         self._refused.clear()
@@ -201,7 +225,7 @@ class ScheduleService:
         if scheduler is None:
             return
         wanted = {schedule.id: schedule for schedule in self._store.list_schedules() if schedule.enabled}
-        jobs_now = {job.id: job for job in scheduler.get_jobs()}
+        jobs_now = {job.id: job for job in scheduler.get_jobs(jobstore="default")}
         self._refused = {key: value for key, value in self._refused.items() if key in wanted}
         for job_id in jobs_now.keys() - wanted.keys():
             scheduler.remove_job(job_id)

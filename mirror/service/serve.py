@@ -17,11 +17,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import make_url
 
+from mirror import metrics
+from mirror.service.lag_sampler import DEFAULT_INTERVAL_S as DEFAULT_LAG_INTERVAL_S
 from mirror.service.runtime import RuntimeSettings, ServiceRuntime
 from mirror.service.scheduler import ScheduleService
 from mirror.signals import stop_on_signals
@@ -49,6 +52,7 @@ class ServeOptions:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     worker_id: str | None = None
+    lag_interval_s: float | None = DEFAULT_LAG_INTERVAL_S
 
     @property
     def bind(self) -> str:
@@ -127,11 +131,19 @@ def serve(options: ServeOptions) -> int:
 
 def _run(store: Store, options: ServeOptions, *, auth_required: bool) -> int:
     worker_id = options.worker_id or f"{socket.gethostname()}:{options.port}"
+    with tempfile.TemporaryDirectory(prefix="mirror-metrics-") as metrics_dir:
+        # Tasks (this process) and the API workers (gunicorn's) share task metrics through files
+        # here; a fresh directory per run, so nothing a previous run counted is added in.
+        metrics.use_multiprocess_dir(Path(metrics_dir))
+        return _serve_until_stopped(store, options, worker_id, auth_required=auth_required)
+
+
+def _serve_until_stopped(store: Store, options: ServeOptions, worker_id: str, *, auth_required: bool) -> int:
     stop = stop_on_signals(log)
     # Started before any thread of ours: preexec_fn runs between fork and exec.
     api = _start_gunicorn(options, auth_required=auth_required)
     runtime = ServiceRuntime(store, RuntimeSettings(worker_id=worker_id, address=options.bind))
-    schedules = ScheduleService(store, worker_id)
+    schedules = ScheduleService(store, worker_id, lag_interval_s=options.lag_interval_s)
     exit_code = EXIT_OK
     try:
         runtime.start()
