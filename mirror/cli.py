@@ -6,16 +6,21 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mirror import __version__
 from mirror.backup.commands import add_backup_commands, run_backup_command, run_restore_command
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.config.mm2 import MirrorMakerConfig, resolve_mm2
 from mirror.config.properties import parse_properties
+from mirror.lag_command import add_lag_command, run_lag_command
 from mirror.logs import configure_logging
 from mirror.signals import stop_on_signals
+
+if TYPE_CHECKING:
+    from mirror.service.serve import ServeOptions
 
 log = logging.getLogger("mirror.cli")
 
@@ -51,8 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ALIAS",
         help="run only the flows whose target is one of these clusters (default: all)",
     )
+    run.add_argument(
+        "--metrics-bind",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics (task metrics and the flows' lag) at http://HOST:PORT/metrics",
+    )
+    run.add_argument(
+        "--lag-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --metrics-bind: seconds between lag samples of each flow (default 10)",
+    )
     _add_runbook_commands(commands)
     add_backup_commands(commands)
+    add_lag_command(commands)
     _add_service_commands(commands)
     return parser
 
@@ -87,6 +105,13 @@ def _add_service_commands(commands: argparse._SubParsersAction[argparse.Argument
     serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate: serve HTTPS")
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key of --tls-cert")
     serve.add_argument("--worker-id", metavar="ID", help="this worker's id (default HOSTNAME:PORT)")
+    serve.add_argument(
+        "--lag-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between lag samples of every flow (default 10; 0 samples none)",
+    )
 
     token = commands.add_parser("token", help="create, list or revoke REST API tokens")
     actions = token.add_subparsers(dest="subcommand", required=True, metavar="ACTION")
@@ -160,13 +185,18 @@ def load_config(path: Path) -> MirrorMakerConfig:
     return resolve_mm2(parse_properties(text, source=str(path)), source=str(path))
 
 
-def run(config_path: Path, clusters: Sequence[str] | None) -> int:
+def run(args: argparse.Namespace) -> int:
     # Imported here so `mirror --help` stays fast and needs no Kafka client.
+    from mirror.run_metrics import RunMetrics  # noqa: PLC0415
+    from mirror.service.serve import parse_bind  # noqa: PLC0415
     from mirror.standalone import selected_flows, start_flows, stop_flows  # noqa: PLC0415
 
     try:
-        config = load_config(config_path)
-        flows = selected_flows(config, clusters)
+        if not args.lag_interval > 0:
+            raise ValueError("--lag-interval must be more than 0 seconds")
+        bind = parse_bind(args.metrics_bind) if args.metrics_bind else None
+        config = load_config(args.config)
+        flows = selected_flows(config, args.clusters)
     except (ConfigError, ConfigErrors, ValueError) as exc:
         print(f"mirror: configuration refused:\n{exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
@@ -177,12 +207,17 @@ def run(config_path: Path, clusters: Sequence[str] | None) -> int:
         return EXIT_BAD_CONFIG
 
     stop = stop_on_signals(log)
+    metrics = None if bind is None else RunMetrics(flows, bind[0], bind[1], args.lag_interval)
+    if metrics is not None:
+        metrics.start()
     running = start_flows(flows)
     try:
         while not stop.wait(1.0):
             pass
     finally:
         stop_flows(running)
+        if metrics is not None:
+            metrics.stop()
     return EXIT_OK
 
 
@@ -218,7 +253,7 @@ def runbook(args: argparse.Namespace) -> int:
 def service(args: argparse.Namespace) -> int:
     # Imported here so `mirror --help` stays fast and needs no database driver.
     from mirror.service import token_commands  # noqa: PLC0415
-    from mirror.service.serve import ServeOptions, parse_bind, serve  # noqa: PLC0415
+    from mirror.service.serve import serve  # noqa: PLC0415
 
     if args.command == "token":
         if args.subcommand == "create":
@@ -227,31 +262,48 @@ def service(args: argparse.Namespace) -> int:
             return token_commands.list_tokens(args.db)
         return token_commands.revoke_token(args.db, args.id)
     try:
-        host, port = parse_bind(args.bind)
+        options = _serve_options(args)
     except ValueError as exc:
         print(f"mirror: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    if args.workers < 1:
-        print("mirror: --workers must be at least 1", file=sys.stderr)
-        return EXIT_BAD_CONFIG
-    options = ServeOptions(args.db, host, port, args.workers, args.tls_cert, args.tls_key, args.worker_id)
     return serve(options)
+
+
+def _serve_options(args: argparse.Namespace) -> ServeOptions:
+    """Raises ValueError naming the option at fault."""
+    from mirror.service.serve import ServeOptions, parse_bind  # noqa: PLC0415
+
+    host, port = parse_bind(args.bind)
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if not args.lag_interval >= 0:
+        raise ValueError("--lag-interval must be 0 or more seconds")
+    return ServeOptions(
+        args.db,
+        host,
+        port,
+        args.workers,
+        args.tls_cert,
+        args.tls_key,
+        args.worker_id,
+        lag_interval_s=args.lag_interval or None,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_format)
-    if args.command == "run":
-        return run(args.config, args.clusters)
-    if args.command in ("failover", "failback"):
-        return runbook(args)
-    if args.command in ("serve", "token"):
-        return service(args)
-    if args.command == "backup":
-        return run_backup_command(args)
-    if args.command == "restore":
-        return run_restore_command(args)
-    return EXIT_FAILURE  # pragma: no cover - argparse rejects unknown commands
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "run": run,
+        "failover": runbook,
+        "failback": runbook,
+        "serve": service,
+        "token": service,
+        "backup": run_backup_command,
+        "restore": run_restore_command,
+        "lag": run_lag_command,
+    }
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":
