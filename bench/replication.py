@@ -17,13 +17,21 @@ for exactly N records carrying the loader's headers):
                    mirror's defaults (writes ``k.<topic>``);
 * ``mm2-defaults`` the same MirrorMaker 2 with its plain defaults, alias ``kd`` (writes ``kd.<topic>``);
 * ``bare``         a bare confluent-kafka consume(5000) -> produce loop, the client's ceiling
-                   (writes ``bare.<topic>``); it is this file run with ``--bare-loop``.
+                   (writes ``bare.<topic>``); it is this file run with ``--bare-loop``;
+* ``mirror-lag``   ``mirror run --metrics-bind ... --lag-interval S`` (alias ``ml``): the same run with
+                   the lag sampler measuring the flow every S seconds (``--lag-interval``, default 10,
+                   the service's default) and ``/metrics`` scraped every 5 s, as Prometheus would. Its
+                   ratio to ``mirror`` is the sampler's cost on throughput.
+
+``--repeat N`` runs the chosen contenders N times in turn (aliases get the run number), and ratios
+compare medians, so a slow minute of a shared host does not decide a small difference.
 
 Usage::
 
     .venv/bin/python bench/replication.py                      # full run (1 M x 100 B, 200 k x 1 KiB)
     .venv/bin/python bench/replication.py --records-100b 100000 --records-1kb 20000 --contenders bare mm2
     .venv/bin/python bench/replication.py --bare-loop SRC DST TOPIC OUT_TOPIC   # one bare loop, used above
+    .venv/bin/python bench/replication.py --contenders mirror mirror-lag --repeat 5 --records-1kb 0
 
 Results: a table on stdout and ``bench/results/replication-<timestamp>.json``.
 """
@@ -37,11 +45,14 @@ import os
 import platform
 import shlex
 import signal
+import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -127,6 +138,7 @@ class Settings:
     timeout_s: float
     settle_s: float
     state_dir: Path
+    lag_interval_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -146,7 +158,10 @@ CONTENDERS = (
     Contender("mm2", "k", MM2_FATAL),
     Contender("mm2-defaults", "kd", MM2_FATAL),
     Contender("bare", "bare", exits_by_itself=True),
+    Contender("mirror-lag", "ml"),
 )
+SCRAPE_EVERY_S = 5.0
+METRICS_PORT = 19_464
 
 
 @dataclass
@@ -565,10 +580,18 @@ def contender_argv(
     contender: Contender, dataset: Dataset, clusters: Clusters, settings: Settings, work: Path
 ) -> list[str]:
     tag = f"{contender.name}-{dataset.topic}"
-    if contender.name == "mirror":
+    if contender.name in ("mirror", "mirror-lag"):
         props = mirror_properties(contender.prefix, clusters, dataset.topic, settings.tasks_max)
         config = write_properties(work / f"{tag}.properties", props)
-        return [sys.executable, "-m", "mirror.cli", "run", str(config)]
+        argv = [sys.executable, "-m", "mirror.cli", "run", str(config)]
+        if contender.name == "mirror-lag":
+            argv += [
+                "--metrics-bind",
+                f"127.0.0.1:{METRICS_PORT}",
+                "--lag-interval",
+                str(settings.lag_interval_s),
+            ]
+        return argv
     if contender.name in ("mm2", "mm2-defaults"):
         build = tuned_mm2_properties if contender.name == "mm2" else base_mm2_properties
         config = write_properties(
@@ -652,6 +675,9 @@ def run_contender(
     broker_cpu_before = cpu_seconds(clusters.broker_pids)
     started = time.monotonic()
     proc = launch(argv, log_file)
+    scraping = threading.Event()
+    if contender.name == "mirror-lag":
+        threading.Thread(target=scrape_metrics, args=(scraping,), daemon=True).start()
     try:
         logs = LogWatch(app_log, contender.fatal_markers)
         sample = sample_until_done(
@@ -666,6 +692,7 @@ def run_contender(
         natural_exit_s = 60.0 if contender.exits_by_itself and sample.t1 is not None else 0.0
         exit_code, killed = stop_process(proc, natural_exit_s)
     finally:
+        scraping.set()
         kill_group_leftovers(proc)
         watch.close()
     final = TargetWatch(clusters.target, target_topic)
@@ -692,6 +719,14 @@ def run_contender(
     else:
         progress(f"{dataset.topic} / {contender.name}: {row.records_per_s:,.0f} records/s")
     return row
+
+
+def scrape_metrics(done: threading.Event) -> None:
+    """GET /metrics every few seconds, as Prometheus does, until ``done``."""
+    while not done.wait(SCRAPE_EVERY_S):
+        url = f"http://127.0.0.1:{METRICS_PORT}/metrics"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
+            response.read()
 
 
 def build_row(
@@ -748,7 +783,7 @@ def find_problems(row: ResultRow, sample: Sample, contender: Contender) -> list[
         problems.append("headers were not copied")
     if row.killed:
         problems.append(f"did not stop within {STOP_GRACE_S:.0f} s of SIGTERM (killed)")
-    elif contender.name in ("mirror", "bare") and row.exit_code not in (0, None):
+    elif contender.name in ("mirror", "mirror-lag", "bare") and row.exit_code not in (0, None):
         problems.append(f"exit code {row.exit_code}")
     return problems
 
@@ -768,9 +803,18 @@ def recheck_counts(clusters: Clusters, rows: Sequence[ResultRow]) -> None:
 # --------------------------------------------------------------------------------------------- report
 
 
+def median_rate(rows: Sequence[ResultRow], dataset: str, contender: str) -> float | None:
+    rates = [
+        row.records_per_s
+        for row in rows
+        if row.dataset == dataset and row.contender == contender and row.records_per_s is not None
+    ]
+    return statistics.median(rates) if rates else None
+
+
 def ratio(rows: Sequence[ResultRow], dataset: str, numerator: str, denominator: str) -> float | None:
-    rates = {row.contender: row.records_per_s for row in rows if row.dataset == dataset}
-    top, bottom = rates.get(numerator), rates.get(denominator)
+    """Of the contenders' median records/s over the repeats."""
+    top, bottom = median_rate(rows, dataset, numerator), median_rate(rows, dataset, denominator)
     if top is None or bottom is None or bottom == 0:
         return None
     return top / bottom
@@ -803,6 +847,7 @@ def ratios(rows: Sequence[ResultRow], datasets: Sequence[Dataset]) -> dict[str, 
             "mirror/mm2-defaults": ratio(rows, dataset.topic, "mirror", "mm2-defaults"),
             "mirror/bare": ratio(rows, dataset.topic, "mirror", "bare"),
             "mm2/bare": ratio(rows, dataset.topic, "mm2", "bare"),
+            "mirror-lag/mirror": ratio(rows, dataset.topic, "mirror-lag", "mirror"),
         }
         for dataset in datasets
     }
@@ -940,6 +985,7 @@ def run_benchmark(args: argparse.Namespace, command: str) -> int:
         timeout_s=args.timeout,
         settle_s=args.settle,
         state_dir=args.state_dir.resolve(),
+        lag_interval_s=args.lag_interval,
     )
     datasets = [
         Dataset("bench-100b", args.records_100b, 100),
@@ -956,9 +1002,13 @@ def run_benchmark(args: argparse.Namespace, command: str) -> int:
             rate = load_rates[dataset.topic]
             progress(f"loaded {dataset.topic}: {dataset.records:,} records ({rate:,.0f}/s)")
         for dataset in datasets:
-            for contender in chosen:
-                time.sleep(settings.settle_s)
-                rows.append(run_contender(contender, dataset, clusters, settings, work))
+            for run in range(args.repeat):
+                for chosen_contender in chosen:
+                    contender = chosen_contender
+                    if args.repeat > 1:
+                        contender = replace(contender, prefix=f"{contender.prefix}{run}")
+                    time.sleep(settings.settle_s)
+                    rows.append(run_contender(contender, dataset, clusters, settings, work))
         recheck_counts(clusters, rows)
     report(command, settings, datasets, load_rates, rows)
     return 0 if all(row.ok for row in rows) else 1
@@ -978,7 +1028,14 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         choices=[contender.name for contender in CONTENDERS],
         default=[contender.name for contender in CONTENDERS],
-        help="which contenders to run, in the fixed order mirror, mm2, mm2-defaults, bare (default: all)",
+        help="contenders to run, in the order mirror, mm2, mm2-defaults, bare, mirror-lag (default: all)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each contender, in turn (default 1)")
+    parser.add_argument(
+        "--lag-interval",
+        type=float,
+        default=10.0,
+        help="mirror-lag: seconds between lag samples (default 10)",
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per contender run")
     parser.add_argument("--settle", type=float, default=3.0, help="idle seconds before each contender run")
