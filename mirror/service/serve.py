@@ -13,6 +13,7 @@ import ctypes
 import ipaddress
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,6 +42,7 @@ GUNICORN_CONF = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.
 OFFSETS_ADMIN = "mirror.service.kafka_offsets:KafkaOffsetsAdmin"
 _GUNICORN_STOP_S = 10.0
 _PR_SET_PDEATHSIG = 1
+METRICS_DIR_PREFIX = "mirror-metrics-"
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,35 @@ def serve(options: ServeOptions) -> int:
 
 def _run(store: Store, options: ServeOptions, *, auth_required: bool) -> int:
     worker_id = options.worker_id or f"{socket.gethostname()}:{options.port}"
-    with tempfile.TemporaryDirectory(prefix="mirror-metrics-") as metrics_dir:
-        # Tasks (this process) and the API workers (gunicorn's) share task metrics through files
-        # here; a fresh directory per run, so nothing a previous run counted is added in.
-        metrics.use_multiprocess_dir(Path(metrics_dir))
+    # Tasks (this process) and the API workers (gunicorn's) share task metrics through files in
+    # a fresh directory per run, so nothing a previous run counted is added in. A run killed
+    # with SIGKILL cannot remove its own: the next one does.
+    _remove_stale_metrics_dirs()
+    metrics_dir = Path(tempfile.gettempdir()) / f"{METRICS_DIR_PREFIX}{os.getpid()}"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(mode=0o700)
+    try:
+        metrics.use_multiprocess_dir(metrics_dir)
         return _serve_until_stopped(store, options, worker_id, auth_required=auth_required)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _remove_stale_metrics_dirs() -> None:
+    for directory in Path(tempfile.gettempdir()).glob(f"{METRICS_DIR_PREFIX}*"):
+        pid = directory.name.removeprefix(METRICS_DIR_PREFIX)
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _serve_until_stopped(store: Store, options: ServeOptions, worker_id: str, *, auth_required: bool) -> int:

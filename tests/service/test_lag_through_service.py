@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from mirror.service.serve import METRICS_DIR_PREFIX
 from tests.kafka_harness import REPO, KafkaClusters
 from tests.kafka_io import Record, create_topic, produce, replicated, wait_until
 from tests.service_harness import SINGLE_BROKER_KEYS, ServeProcess, serving
@@ -187,3 +189,9 @@ def test_lag_of_a_stopped_flow_is_exact_in_the_api_metrics_and_cli(
             copied[labels(connector=f"{flow}-source", connector_class="MirrorSourceConnector", topic=remote)]
             == 1030
         )
+
+        assert service.process is not None
+        metrics_dir = Path(tempfile.gettempdir()) / f"{METRICS_DIR_PREFIX}{service.process.pid}"
+        assert any(metrics_dir.glob("*.db"))  # the task metrics went through files there
+        assert service.stop() == 0
+        assert not metrics_dir.exists()
