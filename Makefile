@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 KAFKA_LOCAL := $(BIN)/python deploy/local/kafka-local
 S3_LOCAL := $(BIN)/python deploy/local/s3_local.py
 
-.PHONY: help install kafka-jars s3-jars postgres lint typecheck unit integration test demo bench clean
+.PHONY: help install kafka-jars s3-jars postgres promtool chromium lint typecheck unit integration test demo bench clean
 
 help:
 	@echo "make demo   - install, start two local Kafka clusters, replicate sample data with 'mirror run'"
@@ -35,6 +35,18 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql)
 
+# Prometheus' promtool, built with Go from the module proxy, checks deploy/prometheus in the tests.
+PROMTOOL := .local/bin/promtool
+PROMTOOL_VERSION := v0.316.0
+promtool: $(PROMTOOL)
+$(PROMTOOL):
+	GOBIN=$(CURDIR)/.local/bin go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+
+# Debian's Chromium and ChromeDriver, for the dashboard's tests in a real headless browser.
+chromium:
+	@test -x /usr/bin/chromium || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -48,7 +60,7 @@ unit: install
 integration: install kafka-jars
 	$(BIN)/pytest -q tests/integration
 
-test: install kafka-jars s3-jars postgres lint typecheck
+test: install kafka-jars s3-jars postgres promtool chromium lint typecheck
 	$(BIN)/pytest -q tests
 
 demo: install kafka-jars

@@ -15,7 +15,7 @@ from the store (``mirror.api.metrics``), so every API worker reports the same va
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from prometheus_client import Counter, Histogram, values
@@ -79,6 +79,25 @@ STATE_METRIC_NAMES = frozenset(
 """Gauges the API computes from the store at scrape time (``mirror.api.metrics``)."""
 
 ALL_METRIC_NAMES = TASK_METRIC_NAMES | STATE_METRIC_NAMES
+
+METRIC_LABELS: Mapping[str, frozenset[str]] = {
+    "mirror_replication_records_total": frozenset({"connector", "connector_class", "topic"}),
+    "mirror_replication_bytes_total": frozenset({"connector", "connector_class"}),
+    "mirror_replication_latency_seconds": frozenset({"connector", "connector_class"}),
+    "mirror_record_age_seconds": frozenset({"connector", "connector_class"}),
+    "mirror_replication_lag_records": frozenset({"flow", "topic"}),
+    "mirror_replication_lag_seconds": frozenset({"flow", "topic"}),
+    "mirror_consumer_group_lag_records": frozenset({"flow", "group", "side"}),
+    "mirror_checkpoint_age_seconds": frozenset({"flow", "group"}),
+    "mirror_heartbeat_age_seconds": frozenset({"flow"}),
+    "mirror_rpo_seconds": frozenset({"flow"}),
+    "mirror_lag_sample_age_seconds": frozenset({"flow"}),
+    "mirror_connector_status": frozenset({"connector", "state"}),
+    "mirror_task_status": frozenset({"connector", "task", "state"}),
+    "mirror_workers_live": frozenset(),
+    "mirror_store_up": frozenset(),
+}
+"""Each exported metric's labels: what dashboards and alert rules may select and group by."""
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
