@@ -257,3 +257,58 @@ def roll_up(points: Iterable[LagPoint], step_s: int) -> list[LagPoint]:
 def expired_before(tier: Tier, now_s: int) -> int:
     """Points of ``tier`` older than this (seconds since the epoch) are deleted."""
     return now_s - tier.keep_s
+
+
+@dataclass(frozen=True)
+class ReadinessRules:
+    """When a flow counts as ready to fail over; defaults an operator would start from."""
+
+    max_rpo_s: float = 60.0
+    max_heartbeat_age_s: float = 120.0
+    max_checkpoint_age_s: float = 300.0
+    max_sample_age_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    reasons: tuple[str, ...]
+    """Why not (empty when ready); then notes that do not block, such as missing heartbeats."""
+
+
+def failover_readiness(
+    sample: FlowLag | None, now_s: float, rules: ReadinessRules = ReadinessRules()
+) -> Readiness:
+    """Could this flow fail over now without losing more than the rules allow?
+
+    A flow whose heartbeats never reach the target is not blocked for that (a one-way flow has
+    none unless the reverse pair emits them); it is said, as a note, since then only the lag
+    sample vouches for the flow."""
+    if sample is None:
+        return Readiness(False, ("not sampled yet",))
+    blocking: list[str] = []
+    sample_age = now_s - sample.at_s
+    if sample_age > rules.max_sample_age_s:
+        blocking.append(f"lag last sampled {sample_age:.0f} s ago")
+    rpo = sample.rpo_s(now_s)
+    if rpo is None:
+        blocking.append("lag age unknown")
+    elif rpo > rules.max_rpo_s:
+        blocking.append(f"RPO {rpo:.0f} s")
+    heartbeat = sample.heartbeat_age_s(now_s)
+    if heartbeat is not None and heartbeat > rules.max_heartbeat_age_s:
+        blocking.append(f"heartbeat stale {heartbeat:.0f} s")
+    never = sorted({lag.group for lag in sample.groups if lag.checkpoint_age_s is None})
+    if never:
+        blocking.append("never checkpointed: " + ", ".join(never))
+    stale = sorted(
+        {
+            lag.group
+            for lag in sample.groups
+            if lag.checkpoint_age_s is not None and lag.checkpoint_age_s > rules.max_checkpoint_age_s
+        }
+    )
+    if stale:
+        blocking.append("checkpoint stale: " + ", ".join(stale))
+    notes = ("no heartbeats reach the target",) if heartbeat is None else ()
+    return Readiness(not blocking, (*blocking, *notes))

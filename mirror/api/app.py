@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 from flask import Flask
 
-from mirror.api import audit, clusters, connectors, flows, lag, loggers, metrics, plugins, root, schedules
+from mirror.api import audit, clusters, connectors, flows, lag, loggers, metrics, plugins, root, schedules, ui
 from mirror.api.auth import install_authentication
 from mirror.api.context import EXTENSION, ApiContext
 from mirror.api.errors import register_error_handlers
@@ -18,7 +18,7 @@ from mirror.store.store import Store
 
 __all__ = ["ApiSettings", "create_app", "wsgi_app"]
 
-BLUEPRINTS = (root, connectors, plugins, loggers, clusters, flows, lag, schedules, audit, metrics)
+BLUEPRINTS = (root, connectors, plugins, loggers, clusters, flows, lag, schedules, audit, metrics, ui)
 
 
 def create_app(settings: ApiSettings) -> Flask:

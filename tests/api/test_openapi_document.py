@@ -20,10 +20,18 @@ def test_every_route_is_documented_and_nothing_else(api: Api) -> None:
         (_CONVERTER.sub(r"{\1}", rule.rule), method)
         for rule in api.app.url_map.iter_rules()
         for method in rule.methods or ()
-        if method not in _IGNORED_METHODS
+        # The dashboard's pages and assets are HTML for browsers, not operations of the API.
+        if method not in _IGNORED_METHODS and not rule.endpoint.startswith("ui.")
     }
     assert routed == documented
     assert {("/connectors", "POST"), ("/connectors/{name}/tasks/{task_id}/status", "GET")} <= routed
+    assert {rule.rule for rule in api.app.url_map.iter_rules() if rule.endpoint.startswith("ui.")} == {
+        "/ui/",
+        "/ui/flows/<name>",
+        "/ui/login",
+        "/ui/logout",
+        "/ui/static/<path:filename>",
+    }
 
 
 def test_every_operation_documents_its_errors_and_parameters(api: Api) -> None:

@@ -17,6 +17,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from mirror.service.serve import METRICS_DIR_PREFIX
+from tests.browser import elements, render
 from tests.kafka_harness import REPO, KafkaClusters
 from tests.kafka_io import Record, create_topic, produce, replicated, wait_until
 from tests.service_harness import SINGLE_BROKER_KEYS, ServeProcess, serving
@@ -167,6 +168,9 @@ def test_lag_of_a_stopped_flow_is_exact_in_the_api_metrics_and_cli(
 
         cli = lag_cli(service, flow)
         assert cli["records"] == 1000
+        page = render(f"{service.url}/ui/flows/{flow}", "service-flow-stopped")
+        assert elements(page.dom, "span", data_lag_records="1000")
+        assert elements(page.dom, "li", data_connector=f"{flow}-source", data_state="STOPPED")
 
         history = requests.get(
             f"{service.url}/lag",
@@ -184,6 +188,10 @@ def test_lag_of_a_stopped_flow_is_exact_in_the_api_metrics_and_cli(
         assert samples(text, "mirror_replication_lag_records")[labels(flow=flow, topic=topic)] == 0
         assert samples(text, "mirror_replication_lag_seconds")[labels(flow=flow, topic=topic)] == 0
         assert lag_cli(service, flow)["records"] == 0
+        page = render(f"{service.url}/ui", "service-overview-resumed")
+        assert [
+            cell.attributes["data-lag-records"] for cell in elements(page.dom, "td", data_lag_records="0")
+        ] == ["0"]
         copied = samples(text, "mirror_replication_records_total")
         assert (
             copied[labels(connector=f"{flow}-source", connector_class="MirrorSourceConnector", topic=remote)]

@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mirror.lag import FlowLag, GroupLag, PartitionLag, group_lag, partition_lag
+from mirror.lag import (
+    FlowLag,
+    GroupLag,
+    PartitionLag,
+    Readiness,
+    ReadinessRules,
+    failover_readiness,
+    group_lag,
+    partition_lag,
+)
 from mirror.lag_view import lag_view
 
 
@@ -163,3 +172,39 @@ def test_only_transaction_markers_waiting_is_no_lag() -> None:
         only_markers_waiting=True,
     )
     assert (lag.records, lag.seconds) == (0, 0.0)
+
+
+def test_a_caught_up_flow_with_fresh_heartbeats_and_checkpoints_is_ready() -> None:
+    sample = FlowLag(
+        "f",
+        100.0,
+        (waiting("t", 0, 0, 0.0),),
+        (GroupLag("g", "t", 0, 5, 0, 5, 0, 0.0),),
+        last_heartbeat_ms=99_000,
+    )
+    assert failover_readiness(sample, now_s=101.0) == Readiness(True, ())
+
+
+def test_readiness_names_every_reason_to_wait() -> None:
+    sample = FlowLag(
+        "f",
+        100.0,
+        (waiting("t", 0, 10, 70.0),),
+        (GroupLag("g", "t", 0, 5, 10, 3, 7, 400.0), GroupLag("new", "t", 0, 5, 10, None, None, None)),
+        last_heartbeat_ms=-100_000,
+    )
+    verdict = failover_readiness(sample, now_s=101.0)
+    assert not verdict.ready
+    assert verdict.reasons == (
+        "RPO 71 s",
+        "heartbeat stale 201 s",
+        "never checkpointed: new",
+        "checkpoint stale: g",
+    )
+
+
+def test_readiness_without_a_sample_or_with_an_old_one() -> None:
+    assert failover_readiness(None, 0.0) == Readiness(False, ("not sampled yet",))
+    old = FlowLag("f", 0.0, (waiting("t", 0, 0, 0.0),))
+    verdict = failover_readiness(old, now_s=61.0, rules=ReadinessRules(max_sample_age_s=60))
+    assert verdict == Readiness(False, ("lag last sampled 61 s ago", "no heartbeats reach the target"))
