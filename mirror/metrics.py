@@ -1,15 +1,17 @@
-"""Prometheus metrics that tasks record as they move data (prometheus-client).
+"""Prometheus metrics: what tasks record as they move data, and the lag gauges built from samples.
 
-Counted per batch and per delivered run, never per record: the hot path pays one counter
+Tasks count per batch and per delivered run, never per record: the hot path pays one counter
 increment per target topic per batch and one histogram observation per source partition per
-batch. Labels are bounded by what an operator configured: connector names, connector classes and
-target topics, never partitions or consumer groups.
+batch. Labels are bounded by what an operator configured: connector names, connector classes,
+flows, target topics and consumer groups, never partitions.
 
 ``mirror serve`` runs tasks in its own process and serves ``/metrics`` from gunicorn workers, so
-it calls :func:`use_multiprocess_dir` first: values then live in memory-mapped files that the
-API's ``MultiProcessCollector`` adds up (prometheus-client's multiprocess mode). Gauges that
-describe lag, states and readiness are not recorded here: the API computes them at scrape time
-from the store (``mirror.api.metrics``), so every API worker reports the same values.
+it calls :func:`use_multiprocess_dir` first: task values then live in memory-mapped files that
+the API's ``MultiProcessCollector`` adds up (prometheus-client's multiprocess mode). Gauges of
+lag, readiness and states are not recorded by anyone: they are built at scrape time from the
+newest lag samples (:func:`lag_metric_families`; ``mirror.api.metrics`` adds the states from the
+store), so every API worker reports the same values, and ``mirror run --metrics-bind`` the same
+ones from the samples it keeps in memory.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Stopping long-running commands on SIGINT and SIGTERM, the same way everywhere."""
+"""Stopping long-running commands on SIGINT and SIGTERM, the same way everywhere; and asking
+whether a process still lives."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -22,3 +24,14 @@ def stop_on_signals(log: logging.Logger) -> threading.Event:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     return stop
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` names a process (of any user) that has not been reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

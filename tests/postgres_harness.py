@@ -25,6 +25,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
+from mirror.signals import process_alive
 from tests.made_up import secret
 
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -137,7 +138,7 @@ def stop_orphaned_servers() -> list[Path]:
             owner = int((base_dir / OWNER_FILE).read_text().strip())
         except (OSError, ValueError):
             continue
-        if _alive(owner):
+        if process_alive(owner):
             continue
         with contextlib.suppress(OSError, ValueError, IndexError):
             postmaster = int((base_dir / "data" / "postmaster.pid").read_text().splitlines()[0])
@@ -339,16 +340,6 @@ def _server_identity() -> tuple[str | None, str | None, list[int] | None]:
     if not _running_as_root():
         return None, None, None
     return SERVER_USER, SERVER_USER, []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -28,7 +28,7 @@ from mirror import metrics
 from mirror.service.lag_sampler import DEFAULT_INTERVAL_S as DEFAULT_LAG_INTERVAL_S
 from mirror.service.runtime import RuntimeSettings, ServiceRuntime
 from mirror.service.scheduler import ScheduleService
-from mirror.signals import stop_on_signals
+from mirror.signals import process_alive, stop_on_signals
 from mirror.store.store import Store
 
 log = logging.getLogger("mirror.service.serve")
@@ -150,18 +150,8 @@ def _run(store: Store, options: ServeOptions, *, auth_required: bool) -> int:
 def _remove_stale_metrics_dirs() -> None:
     for directory in Path(tempfile.gettempdir()).glob(f"{METRICS_DIR_PREFIX}*"):
         pid = directory.name.removeprefix(METRICS_DIR_PREFIX)
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(directory, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _serve_until_stopped(store: Store, options: ServeOptions, worker_id: str, *, auth_required: bool) -> int:
