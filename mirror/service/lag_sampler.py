@@ -11,6 +11,7 @@ their lag growing is the point.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from mirror.config.connectors import MirrorCheckpointConfig, MirrorSourceConfig
@@ -65,14 +66,18 @@ def sample_flow(store: Store, flow_name: str) -> FlowLag:
 class LagSampler:
     """The scheduler's periodic job: sample each flow, then roll up and expire history."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, stop: threading.Event | None = None) -> None:
+        """``stop``: set when the service stops; a round then ends after the flow in progress."""
         self._store = store
+        self._stop = stop or threading.Event()
 
     def sample_all(self) -> None:
         started = time.monotonic()
         flows = [flow.name for flow in self._store.list_flows()]
         failed = 0
         for name in flows:
+            if self._stop.is_set():
+                return
             try:
                 sample_flow(self._store, name)
             except Exception as exc:

@@ -200,7 +200,7 @@ class ScheduleService:
         )
         if self._lag_interval_s:
             scheduler.add_job(
-                LagSampler(self._store).sample_all,
+                LagSampler(self._store, self._job_context.stop).sample_all,
                 IntervalTrigger(seconds=self._lag_interval_s, timezone=UTC),
                 id=LAG_SAMPLER_JOB,
                 jobstore="memory",
