@@ -4,6 +4,7 @@ runs, and `mirror lag --config` measures it to the record while it is stopped.""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -149,3 +150,19 @@ def test_lag_is_exported_while_running_and_exact_once_stopped(
     assert groups[(group, 0)]["target_lag"] == 50 - 20
     assert groups[(group, 0)]["checkpoint_upstream_offset"] == 20
     assert groups[(group, 0)]["checkpoint_age_seconds"] == 0  # the group did not move: still current
+
+    # Live: the table refreshes until Ctrl-C, then the command exits 0.
+    with (tmp_path / "live.out").open("w") as out:
+        live = subprocess.Popen(
+            [*MIRROR, "lag", "--config", str(config), "--interval", "0.5"], stdout=out, stderr=out, cwd=REPO
+        )
+        try:
+            time.sleep(6)
+            live.send_signal(signal.SIGINT)
+            assert live.wait(30) == 0
+        finally:
+            if live.poll() is None:
+                live.kill()
+                live.wait(10)
+    shown = (tmp_path / "live.out").read_text()
+    assert "primary->backup" in shown and "1,000" in shown, shown
