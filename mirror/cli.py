@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 from mirror import __version__
 from mirror.backup.commands import add_backup_commands, run_backup_command, run_restore_command
 from mirror.config.errors import ConfigError, ConfigErrors
-from mirror.config.mm2 import MirrorMakerConfig, resolve_mm2
-from mirror.config.properties import parse_properties
 from mirror.lag_command import add_lag_command, run_lag_command
 from mirror.logs import configure_logging
+from mirror.mm2_file import load_mm2_file
 from mirror.signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -177,14 +176,6 @@ def _add_runbook_commands(commands: argparse._SubParsersAction[argparse.Argument
             )
 
 
-def load_config(path: Path) -> MirrorMakerConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", source=str(path)) from exc
-    return resolve_mm2(parse_properties(text, source=str(path)), source=str(path))
-
-
 def run(args: argparse.Namespace) -> int:
     # Imported here so `mirror --help` stays fast and needs no Kafka client.
     from mirror.run_metrics import RunMetrics  # noqa: PLC0415
@@ -195,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.lag_interval > 0:
             raise ValueError("--lag-interval must be more than 0 seconds")
         bind = parse_bind(args.metrics_bind) if args.metrics_bind else None
-        config = load_config(args.config)
+        config = load_mm2_file(args.config)
         flows = selected_flows(config, args.clusters)
     except (ConfigError, ConfigErrors, ValueError) as exc:
         print(f"mirror: configuration refused:\n{exc}", file=sys.stderr)
@@ -226,7 +217,7 @@ def runbook(args: argparse.Namespace) -> int:
     from mirror.runbook.runner import run_runbook  # noqa: PLC0415
 
     try:
-        config = load_config(args.config)
+        config = load_mm2_file(args.config)
     except (ConfigError, ConfigErrors) as exc:
         print(f"mirror: configuration refused:\n{exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG

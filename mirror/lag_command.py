@@ -26,11 +26,11 @@ from rich.live import Live
 from rich.table import Table
 
 from mirror.config.errors import ConfigError, ConfigErrors
-from mirror.config.mm2 import FlowConfig, MirrorMakerConfig, resolve_mm2
-from mirror.config.properties import parse_properties
+from mirror.config.mm2 import FlowConfig, MirrorMakerConfig
 from mirror.kafka import KafkaClientError
 from mirror.lag_probe import measure_mm2_flow
 from mirror.lag_view import JsonObject, lag_view
+from mirror.mm2_file import load_mm2_file
 from mirror.signals import stop_on_signals
 
 log = logging.getLogger("mirror.lag")
@@ -136,7 +136,7 @@ def _seconds(value: float | None) -> str:
 
 
 def _config_fetcher(path: Path, only: Sequence[str] | None) -> Callable[[], list[JsonObject]]:
-    config = resolve_mm2(parse_properties(path.read_text(encoding="utf-8")), source=str(path))
+    config = load_mm2_file(path)
     flows = _chosen_flows(config, only)
 
     def fetch() -> list[JsonObject]:
