@@ -109,7 +109,10 @@ def _watch(console: Console, fetch: Callable[[], list[JsonObject]], interval_s: 
 def lag_table(views: Sequence[JsonObject], now_s: float) -> Table:
     table = Table(title=f"replication lag at {time.strftime('%H:%M:%S', time.localtime(now_s))}")
     for column in ("flow", "topic", "records", "oldest waiting", "heartbeat age", "checkpoint age", "RPO"):
-        table.add_column(column, justify="left" if column in {"flow", "topic"} else "right")
+        if column in {"flow", "topic"}:
+            table.add_column(column, overflow="fold")  # names wrap, never cut to an ellipsis
+        else:
+            table.add_column(column, justify="right")
     for view in views:
         if view["sampled_at"] is None:
             table.add_row(view["flow"], "(not sampled yet)", "", "", "", "", "")

@@ -29,7 +29,7 @@ from mirror.runtime.offsets import OffsetStore
 from mirror.standalone import offset_storage
 
 DEFAULT_TIMEOUT_S = 10.0
-_OLDEST_RECORD_WAIT_S = 2.0
+_OLDEST_RECORD_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
