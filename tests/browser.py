@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -28,7 +28,6 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--hide-scrollbars",
     "--window-size=1400,1000",
 )
 TIMEOUT_S = 60.0
@@ -79,7 +78,17 @@ def render(url: str, artifact_name: str) -> RenderedPage:
 class Element:
     tag: str
     attributes: dict[str, str]
+    ancestors: tuple[Element, ...] = field(repr=False, compare=False)
+    """Outermost first."""
     text: str = ""
+
+    def within(self, **attributes: str) -> bool:
+        """Whether some ancestor has these attributes (``data_x`` is ``data-x``)."""
+        wanted = _attribute_names(attributes)
+        return any(
+            all(ancestor.attributes.get(name) == value for name, value in wanted.items())
+            for ancestor in self.ancestors
+        )
 
 
 class _Collector(HTMLParser):
@@ -95,7 +104,7 @@ class _Collector(HTMLParser):
         self._open: list[Element] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = Element(tag, {name: value or "" for name, value in attrs})
+        element = Element(tag, {name: value or "" for name, value in attrs}, tuple(self._open))
         self.elements.append(element)
         if tag not in self.VOID:
             self._open.append(element)
@@ -116,13 +125,17 @@ def elements(dom: str, tag: str | None = None, **attributes: str) -> list[Elemen
     ``data-x``)."""
     collector = _Collector()
     collector.feed(dom)
-    wanted = {name.replace("_", "-"): value for name, value in attributes.items()}
+    wanted = _attribute_names(attributes)
     return [
         element
         for element in collector.elements
         if (tag is None or element.tag == tag)
         and all(element.attributes.get(name) == value for name, value in wanted.items())
     ]
+
+
+def _attribute_names(attributes: dict[str, str]) -> dict[str, str]:
+    return {name.replace("_", "-"): value for name, value in attributes.items()}
 
 
 def text(element: Element) -> str:

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from mirror.api import views
 from mirror.api.auth import UI_TOKEN_COOKIE
 from mirror.api.context import store
-from mirror.lag import LagPoint, Readiness, failover_readiness
+from mirror.lag import LagPoint, Readiness, ReadinessRules, failover_readiness
 from mirror.lag_view import lag_view
 from mirror.store.records import FlowRecord
 
@@ -44,10 +44,26 @@ RANGES: dict[str, int] = {
 }
 """Chart ranges a flow page offers; each reads the finest history tier that covers it."""
 DEFAULT_RANGE = "15m"
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+READINESS_RULES = ReadinessRules(
+    max_rpo_s=60.0, max_heartbeat_age_s=120.0, max_checkpoint_age_s=300.0, max_sample_age_s=60.0
 )
+"""When the dashboard calls a flow ready to fail over (the pages print these too):
+
+* ``max_rpo_s``: a failover now may lose at most a minute of records (oldest waiting record's age,
+  grown by the time since the sample);
+* ``max_heartbeat_age_s``: heartbeats that stopped reaching the target two minutes ago mean the
+  flow itself may have stopped, whatever its last sample says;
+* ``max_checkpoint_age_s``: consumer groups would resume from offsets at most five minutes older
+  than their commits on the source (re-reading, not losing, what they had read since);
+* ``max_sample_age_s``: the sampler runs every few seconds; a sample older than a minute vouches
+  for nothing any more.
+"""
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+"""Scripts and styles only from files this app serves: the chart data embedded in a page is JSON
+(``<script type="application/json">``), which no browser executes, and no page has inline code."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +98,9 @@ def _secure_headers(response: Response) -> Response:
 def overview() -> str:
     now_s = time.time()
     flows = [_flow_view(record, now_s) for record in store().list_flows()]
-    return render_template("ui/overview.html", flows=flows, refresh_s=REFRESH_S, now=_clock(now_s))
+    return render_template(
+        "ui/overview.html", flows=flows, rules=READINESS_RULES, refresh_s=REFRESH_S, now=_clock(now_s)
+    )
 
 
 @blueprint.get("/flows/<name>")
@@ -100,6 +118,7 @@ def flow_page(name: str) -> BaseResponse | str | tuple[str, int]:
         flow=_flow_view(record, now_s),
         chart=_chart_data(history.points),
         tier=history.tier,
+        rules=READINESS_RULES,
         ranges=list(RANGES),
         chosen=chosen,
         refresh_s=REFRESH_S,
@@ -160,7 +179,10 @@ def _flow_view(record: FlowRecord, now_s: float) -> FlowView:
         )
     sample = store().latest_lag(record.name)
     return FlowView(
-        record, tuple(connectors), lag_view(record.name, sample, now_s), failover_readiness(sample, now_s)
+        record,
+        tuple(connectors),
+        lag_view(record.name, sample, now_s),
+        failover_readiness(sample, now_s, READINESS_RULES),
     )
 
 
