@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TypeVar
 
-from sqlalchemy import Engine, delete, exists, func, select, update
+from sqlalchemy import Engine, Row, Select, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -698,13 +698,21 @@ class Store:
             members = list(session.scalars(select(Connector.name).where(Connector.flow == name)))
             _delete_connectors(session, members)
             session.execute(delete(FlowLagLatest).where(FlowLagLatest.flow == name))
-            session.execute(delete(LagPointRow).where(LagPointRow.flow == name))
+            # Per tier, so each delete is a range of the (tier, flow, at_s) index, not a table scan.
+            for tier in TIERS:
+                session.execute(
+                    delete(LagPointRow).where(LagPointRow.tier == tier.name, LagPointRow.flow == name)
+                )
             session.delete(row)
             _audit(session, actor, "flow.delete", f"flows/{name}", {"connectors": _key_list(members)})
 
     # ---- lag samples and history -------------------------------------------------------------------
     def record_lag(self, sample: FlowLag) -> None:
-        """Keep ``sample`` as the flow's newest, and one raw history point per partition."""
+        """Keep ``sample`` as the flow's newest, and one raw history point per partition at
+        ``int(sample.at_s)`` (a second sample of the flow in the same second replaces its points).
+
+        A sample of a flow that does not exist (deleted while it was measured) is dropped, so a
+        deleted flow's lag never comes back."""
         at_s = int(sample.at_s)
         points = [
             {
@@ -719,6 +727,11 @@ class Store:
             for lag in sample.partitions
         ]
         with self._write() as session:
+            flow_exists = session.scalar(
+                select(Flow.name).where(Flow.name == sample.flow).with_for_update(read=True)
+            )
+            if flow_exists is None:
+                return
             latest = self._insert(FlowLagLatest).values(
                 flow=sample.flow, at_s=sample.at_s, sample=json.dumps(sample.to_json())
             )
@@ -746,20 +759,25 @@ class Store:
     def compact_lag(self, now_s: int) -> None:
         """Roll completed buckets of each tier into the next (each bucket once), expire old points.
 
-        Idempotent: a bucket is rolled up only when the coarser tier has nothing at or after it, and
-        each tier's rows are written in one transaction, so a rerun or a crash half-way changes nothing."""
+        A bucket is complete when ``now_s >= start + step``. Idempotent: a bucket is rolled up only
+        when the coarser tier has nothing at or after it, and everything happens in one transaction,
+        so a rerun or a crash half-way changes nothing. Cheap to call every few seconds: per flow,
+        every query is a range of the (tier, flow, at_s) index over rows not rolled up or expired yet.
+        The flows come from ``flow_lag_latest``: ``record_lag`` and ``delete_flow`` keep a flow's
+        points and its newest sample together."""
         with self._write() as session:
             insert = self._insert(LagPointRow)
-            for finer, coarser in itertools.pairwise(TIERS):
-                flows = select(LagPointRow.flow).where(LagPointRow.tier == finer.name).distinct()
-                for flow in list(session.scalars(flows)):
+            for flow in list(session.scalars(select(FlowLagLatest.flow).order_by(FlowLagLatest.flow))):
+                for finer, coarser in itertools.pairwise(TIERS):
                     _roll_up_completed(session, insert, flow, (finer, coarser), now_s)
-            for tier in TIERS:
-                session.execute(
-                    delete(LagPointRow).where(
-                        LagPointRow.tier == tier.name, LagPointRow.at_s < expired_before(tier, now_s)
+                for tier in TIERS:
+                    session.execute(
+                        delete(LagPointRow).where(
+                            LagPointRow.tier == tier.name,
+                            LagPointRow.flow == flow,
+                            LagPointRow.at_s < expired_before(tier, now_s),
+                        )
                     )
-                )
 
     def lag_history(
         self,
@@ -775,7 +793,7 @@ class Store:
             raise ValueError("until must not be before since")
         now = int(time.time()) if now_s is None else now_s
         tier = next((tier for tier in TIERS if expired_before(tier, now) <= since_s), TIERS[-1])
-        query = select(LagPointRow).where(
+        query = _point_query().where(
             LagPointRow.tier == tier.name, LagPointRow.at_s >= since_s, LagPointRow.at_s <= until_s
         )
         if flow is not None:
@@ -783,7 +801,7 @@ class Store:
         if topic is not None:
             query = query.where(LagPointRow.topic == topic)
         with self._read() as session:
-            points = [_lag_point(row) for row in session.scalars(query)]
+            points = [_lag_point(row) for row in session.execute(query)]
         if tier.per_partition:
             points = roll_up(points, tier.step_s)
         return LagHistory(tier.name, tier.step_s, tuple(sorted(points, key=_history_order)))
@@ -1083,12 +1101,12 @@ def _roll_up_completed(
         select(func.max(LagPointRow.at_s)).where(LagPointRow.tier == coarser.name, LagPointRow.flow == flow)
     )
     first_open = bucket_start(now_s, coarser.step_s)
-    query = select(LagPointRow).where(
+    query = _point_query().where(
         LagPointRow.tier == finer.name, LagPointRow.flow == flow, LagPointRow.at_s < first_open
     )
     if newest is not None:
         query = query.where(LagPointRow.at_s >= newest + coarser.step_s)
-    points = [_lag_point(row) for row in session.scalars(query)]
+    points = [_lag_point(row) for row in session.execute(query)]
     _upsert_points(
         session,
         insert,
@@ -1107,9 +1125,23 @@ def _roll_up_completed(
     )
 
 
-def _lag_point(row: LagPointRow) -> LagPoint:
-    partition = None if row.partition == ROLLED_UP_PARTITION else row.partition
-    return LagPoint(row.flow, row.topic, partition, row.at_s, row.records, row.seconds)
+def _point_query() -> Select[str, str, int, int, int, float | None]:
+    # Plain columns, not ORM rows: a history read can be hundreds of thousands of points.
+    return select(
+        LagPointRow.flow,
+        LagPointRow.topic,
+        LagPointRow.partition,
+        LagPointRow.at_s,
+        LagPointRow.records,
+        LagPointRow.seconds,
+    )
+
+
+def _lag_point(row: Row[str, str, int, int, int, float | None]) -> LagPoint:
+    flow, topic, partition, at_s, records, seconds = row
+    return LagPoint(
+        flow, topic, None if partition == ROLLED_UP_PARTITION else partition, at_s, records, seconds
+    )
 
 
 def _history_order(point: LagPoint) -> tuple[str, str, int]:
