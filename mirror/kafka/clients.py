@@ -48,10 +48,20 @@ class KafkaClientError(Exception):
         return f"{self.context}: {self.code} ({kind}): {self.reason}"
 
 
-# Retriable by the Kafka protocol (metadata that is about to change), though librdkafka does not
-# flag them so on every call: a topic created a moment ago answers them until its leader is known.
-_LEADERSHIP_IN_FLUX = frozenset(
-    {"NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_PARTITION"}
+# Retriable by the Kafka protocol (leadership or a group coordinator about to settle), though
+# librdkafka does not flag them so when they come back per partition or from an admin call: a topic
+# created a moment ago answers the first four until its leader is known, and a broker that has just
+# started (or taken over a group) answers the coordinator ones while it loads the group's offsets.
+_RETRIABLE_BY_PROTOCOL = frozenset(
+    {
+        "NOT_LEADER_FOR_PARTITION",
+        "LEADER_NOT_AVAILABLE",
+        "UNKNOWN_TOPIC_OR_PART",
+        "_UNKNOWN_PARTITION",
+        "COORDINATOR_LOAD_IN_PROGRESS",
+        "COORDINATOR_NOT_AVAILABLE",
+        "NOT_COORDINATOR",
+    }
 )
 
 
@@ -65,7 +75,7 @@ def failure_from(exc: BaseException | KafkaError, context: str) -> KafkaClientEr
             context=context,
             code=error.name(),
             reason=error.str(),
-            retriable=bool(error.retriable()) or error.name() in _LEADERSHIP_IN_FLUX,
+            retriable=bool(error.retriable()) or error.name() in _RETRIABLE_BY_PROTOCOL,
             fatal=bool(error.fatal()),
         )
     return KafkaClientError(
