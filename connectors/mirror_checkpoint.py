@@ -104,14 +104,13 @@ class MirrorCheckpointConnector(Connector):
         """Source groups the filter accepts that committed offsets on a replicated topic."""
         assert self._source_admin is not None
         config = self.config
-        found = []
-        for group in self._source_admin.consumer_groups():
-            if not config.group_filter.accepts(group):
-                continue
-            offsets = self._source_admin.group_offsets(group)
-            if any(config.topic_filter.accepts(topic) for topic, _ in offsets):
-                found.append(group)
-        return found
+        return [
+            group
+            for group, offsets in self._source_admin.offsets_of_listed_groups(
+                config.group_filter.accepts
+            ).items()
+            if any(config.topic_filter.accepts(topic) for topic, _ in offsets)
+        ]
 
     def _refresh_loop(self) -> None:
         while not self._stop.wait(self.config.refresh_groups_interval_s):

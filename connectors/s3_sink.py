@@ -456,10 +456,11 @@ class S3SinkTask(SinkTask):
         assert self._admin is not None
         config = self.config
         per_topic: dict[str, dict[str, dict[int, GroupOffset]]] = {}
-        for group in self._admin.consumer_groups():
-            if group == config.group_id or not config.groups.accepts(group):
-                continue
-            for (topic, partition), position in self._admin.group_offsets(group).items():
+        backed_up = self._admin.offsets_of_listed_groups(
+            lambda group: group != config.group_id and config.groups.accepts(group)
+        )
+        for group, offsets in backed_up.items():
+            for (topic, partition), position in offsets.items():
                 if topic in topics:
                     per_topic.setdefault(topic, {}).setdefault(group, {})[partition] = GroupOffset(
                         position.offset, position.metadata

@@ -3,7 +3,8 @@
 A sample costs a fixed number of round trips, whatever the partition count:
 
 * source: one metadata request, one ListOffsets for log-start and one for log-end offsets of
-  every replicated partition, the committed offsets of each consumer group the flow checkpoints;
+  every replicated partition, the committed offsets of each consumer group the flow checkpoints
+  (one request per group, as the admin API allows, all in flight at once);
 * target: the flow's progress (its source offsets, read from the offsets topic), one ListOffsets
   for the remote partitions that have checkpoints, the checkpoints topic, the newest heartbeat;
 * only for partitions with records waiting: one consumer fetching the first waiting record of
@@ -142,10 +143,8 @@ def _group_lags(
     timeout_s: float,
 ) -> tuple[GroupLag, ...]:
     committed: dict[tuple[str, str, int], int] = {}
-    for group in source_admin.consumer_groups():
-        if not checkpoint.group_filter.accepts(group):
-            continue
-        for (topic, partition), position in source_admin.group_offsets(group).items():
+    for group, offsets in source_admin.offsets_of_listed_groups(checkpoint.group_filter.accepts).items():
+        for (topic, partition), position in offsets.items():
             if (topic, partition) in source_ends:
                 committed[(group, topic, partition)] = position.offset
     if not committed:

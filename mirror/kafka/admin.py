@@ -7,7 +7,7 @@ the normal outcome of two workers racing or of a restart, so those errors count 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,14 +224,33 @@ class ClusterAdmin:
 
     def group_offsets(self, group: str) -> dict[tuple[str, int], GroupOffset]:
         """The group's committed offsets (partitions without a commit are left out)."""
-        request = [ConsumerGroupTopicPartitions(group)]
-        futures = self._admin.list_consumer_group_offsets(request, request_timeout=self.timeout_s)
-        result = self._result(futures[group], f"{self.name}: listing offsets of group {group}")
-        return {
-            (tp.topic, tp.partition): GroupOffset(tp.offset, tp.metadata or "")
-            for tp in result.topic_partitions
-            if tp.offset >= 0 and tp.error is None
-        }
+        return self.offsets_of_groups([group])[group]
+
+    def offsets_of_listed_groups(
+        self, accepts: Callable[[str], bool]
+    ) -> dict[str, dict[tuple[str, int], GroupOffset]]:
+        """``offsets_of_groups`` of every group on the cluster that ``accepts`` admits."""
+        return self.offsets_of_groups(group for group in self.consumer_groups() if accepts(group))
+
+    def offsets_of_groups(self, groups: Iterable[str]) -> dict[str, dict[tuple[str, int], GroupOffset]]:
+        """Each group's committed offsets, as ``group_offsets`` gives them.
+
+        The admin API takes one group per request, so every request is sent before any answer is
+        awaited: a sample of hundreds of groups costs about one round trip, not hundreds."""
+        futures: dict[str, Future[Any]] = {}
+        for group in dict.fromkeys(groups):
+            request = [ConsumerGroupTopicPartitions(group)]
+            sent = self._admin.list_consumer_group_offsets(request, request_timeout=self.timeout_s)
+            futures[group] = sent[group]
+        offsets = {}
+        for group, future in futures.items():
+            result = self._result(future, f"{self.name}: listing offsets of group {group}")
+            offsets[group] = {
+                (tp.topic, tp.partition): GroupOffset(tp.offset, tp.metadata or "")
+                for tp in result.topic_partitions
+                if tp.offset >= 0 and tp.error is None
+            }
+        return offsets
 
     def group_states(self, groups: Iterable[str]) -> dict[str, str]:
         """State names (``EMPTY``, ``STABLE``, ``DEAD`` for unknown groups, ...) and member counts."""

@@ -198,6 +198,22 @@ def _selected(group: str, request: Request, group_filter: Callable[[str], bool])
     return group_filter(group) and (request.groups is None or request.groups.fullmatch(group) is not None)
 
 
+def _selected_groups_offsets(
+    request: Request, clients: Clients, checkpoint: MirrorCheckpointConfig, keep_topic: Callable[[str], bool]
+) -> dict[str, dict[tuple[str, int], GroupOffset]]:
+    """Committed offsets on the from-cluster of each selected group, on the topics ``keep_topic``
+    admits; groups with none of those are left out."""
+    committed = {}
+    listed = clients.from_admin.offsets_of_listed_groups(
+        lambda group: _selected(group, request, checkpoint.group_filter.accepts)
+    )
+    for group, offsets in listed.items():
+        kept = {tp: position for tp, position in offsets.items() if keep_topic(tp[0])}
+        if kept:
+            committed[group] = kept
+    return committed
+
+
 def gather(request: Request) -> tuple[Facts, Clients | None]:
     if request.direction == "failover":
         return _gather_failover(request)
@@ -246,17 +262,7 @@ def _rows_from_groups(
     request: Request, clients: Clients, source: MirrorSourceConfig, checkpoint: MirrorCheckpointConfig
 ) -> dict[tuple[str, str, int], PartitionFacts]:
     """Each selected group's committed offsets on A, translated exactly with the flow's syncs."""
-    committed: dict[str, dict[tuple[str, int], GroupOffset]] = {}
-    for group in clients.from_admin.consumer_groups():
-        if not _selected(group, request, checkpoint.group_filter.accepts):
-            continue
-        offsets = {
-            tp: position
-            for tp, position in clients.from_admin.group_offsets(group).items()
-            if source.should_replicate_topic(tp[0])
-        }
-        if offsets:
-            committed[group] = offsets
+    committed = _selected_groups_offsets(request, clients, checkpoint, source.should_replicate_topic)
     if not committed:
         return {}
     syncs = read_current(
@@ -328,9 +334,10 @@ def _group_facts(
     """Completes each row with the group's state and position on the destination and the RPO inputs."""
     groups = sorted({group for group, _topic, _partition in resolutions})
     states = clients.to_admin.group_states(groups)
+    positions = clients.to_admin.offsets_of_groups(groups)
     facts = []
     for group in groups:
-        current = clients.to_admin.group_offsets(group)
+        current = positions[group]
         rows = []
         for (owner, topic, partition), row in sorted(resolutions.items()):
             if owner != group:
@@ -420,17 +427,12 @@ def _rows_going_home(
     """Groups on B consuming A's remote topics, mapped back with the A->B flow's syncs."""
     b, a = request.from_cluster, request.to_cluster
     policy = source.policy
-    committed: dict[str, dict[tuple[str, int], GroupOffset]] = {}
-    for group in clients.from_admin.consumer_groups():
-        if not _selected(group, request, checkpoint.group_filter.accepts):
-            continue
-        offsets = {
-            tp: position
-            for tp, position in clients.from_admin.group_offsets(group).items()
-            if policy.topic_source(tp[0]) == a and policy.upstream_topic(tp[0])
-        }
-        if offsets:
-            committed[group] = offsets
+    committed = _selected_groups_offsets(
+        request,
+        clients,
+        checkpoint,
+        lambda topic: policy.topic_source(topic) == a and bool(policy.upstream_topic(topic)),
+    )
     if not committed:
         return {}
     syncs = read_current(checkpoint, f"{b}->{a}|failback|offset-syncs", checkpoint.admin_timeout_ms / 1000)

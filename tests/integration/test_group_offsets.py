@@ -1,0 +1,38 @@
+"""Committed offsets of many groups at once, from a real broker: what the lag sampler, the checkpoint
+connector, the S3 sink and the failover runbook read each time they run."""
+
+from __future__ import annotations
+
+from mirror.kafka import ClusterAdmin
+from mirror.kafka.admin import GroupOffset
+from tests.kafka_harness import KafkaClusters
+from tests.kafka_io import create_topic
+
+
+def test_offsets_of_many_groups_match_what_each_group_committed(
+    kafka_clusters: KafkaClusters, unique_name: str
+) -> None:
+    bootstrap = kafka_clusters.primary.bootstrap_servers
+    create_topic(bootstrap, unique_name, partitions=2)
+    admin = ClusterAdmin({"bootstrap.servers": bootstrap}, "tests", 30)
+    try:
+        committed = {
+            f"{unique_name}-g{index}": {
+                (unique_name, 0): GroupOffset(index, f"meta-{index}"),
+                **({(unique_name, 1): GroupOffset(10 * index, "")} if index % 2 else {}),
+            }
+            for index in range(40)
+        }
+        for group, offsets in committed.items():
+            admin.alter_group_offsets(group, offsets)
+        never = f"{unique_name}-never-committed"
+        asked = [*committed, next(iter(committed)), never]  # a repeat and an unknown group
+        assert admin.offsets_of_groups(asked) == {**committed, never: {}}
+
+        odd = admin.offsets_of_listed_groups(
+            lambda group: group.startswith(unique_name) and int(group.rsplit("g", 1)[1]) % 2 == 1
+        )
+        assert odd == {group: offsets for group, offsets in committed.items() if len(offsets) == 2}
+        assert admin.group_offsets(f"{unique_name}-g3") == committed[f"{unique_name}-g3"]
+    finally:
+        admin.close()
