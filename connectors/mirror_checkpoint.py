@@ -290,13 +290,13 @@ class MirrorCheckpointTask(SourceTask):
         assert self._source_admin is not None
         config = self.config
         records: list[Message] = []
-        for group in self._groups:
-            try:
-                offsets = self._source_admin.group_offsets(group)
-            except KafkaClientError as exc:
-                log.warning("cannot list group offsets", extra={"group": group, "error": str(exc)})
-                continue
-            listed_ms = int(time.time() * 1000)
+
+        def skip(group: str, exc: KafkaClientError) -> None:
+            log.warning("cannot list group offsets", extra={"group": group, "error": str(exc)})
+
+        listed = self._source_admin.offsets_of_groups(self._groups, on_error=skip)
+        listed_ms = int(time.time() * 1000)
+        for group, offsets in listed.items():
             for (topic, partition), committed in sorted(offsets.items()):
                 checkpoint = self._checkpoint(group, topic, partition, committed)
                 if checkpoint is None:

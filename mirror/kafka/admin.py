@@ -232,8 +232,14 @@ class ClusterAdmin:
         """``offsets_of_groups`` of every group on the cluster that ``accepts`` admits."""
         return self.offsets_of_groups(group for group in self.consumer_groups() if accepts(group))
 
-    def offsets_of_groups(self, groups: Iterable[str]) -> dict[str, dict[tuple[str, int], GroupOffset]]:
-        """Each group's committed offsets, as ``group_offsets`` gives them.
+    def offsets_of_groups(
+        self,
+        groups: Iterable[str],
+        *,
+        on_error: Callable[[str, KafkaClientError], None] | None = None,
+    ) -> dict[str, dict[tuple[str, int], GroupOffset]]:
+        """Each group's committed offsets, as ``group_offsets`` gives them. A group that cannot be
+        read raises, or with ``on_error`` is handed to it and left out.
 
         The admin API takes one group per request, so every request is sent before any answer is
         awaited: a sample of hundreds of groups costs about one round trip, not hundreds."""
@@ -244,7 +250,13 @@ class ClusterAdmin:
             futures[group] = sent[group]
         offsets = {}
         for group, future in futures.items():
-            result = self._result(future, f"{self.name}: listing offsets of group {group}")
+            try:
+                result = self._result(future, f"{self.name}: listing offsets of group {group}")
+            except KafkaClientError as exc:
+                if on_error is None:
+                    raise
+                on_error(group, exc)
+                continue
             offsets[group] = {
                 (tp.topic, tp.partition): GroupOffset(tp.offset, tp.metadata or "")
                 for tp in result.topic_partitions

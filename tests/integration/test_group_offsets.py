@@ -3,8 +3,13 @@ connector, the S3 sink and the failover runbook read each time they run."""
 
 from __future__ import annotations
 
+import socket
+
+import pytest
+
 from mirror.kafka import ClusterAdmin
 from mirror.kafka.admin import GroupOffset
+from mirror.kafka.clients import KafkaClientError
 from tests.kafka_harness import KafkaClusters
 from tests.kafka_io import create_topic
 
@@ -34,5 +39,23 @@ def test_offsets_of_many_groups_match_what_each_group_committed(
         )
         assert odd == {group: offsets for group, offsets in committed.items() if len(offsets) == 2}
         assert admin.group_offsets(f"{unique_name}-g3") == committed[f"{unique_name}-g3"]
+    finally:
+        admin.close()
+
+
+def test_groups_that_cannot_be_read_raise_or_are_handed_over() -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    admin = ClusterAdmin({"bootstrap.servers": f"127.0.0.1:{port}"}, "nowhere", 1.5)
+    try:
+        with pytest.raises(KafkaClientError, match="nowhere: listing offsets of group a"):
+            admin.offsets_of_groups(["a", "b"])
+        failed: list[tuple[str, str]] = []
+        read = admin.offsets_of_groups(
+            ["a", "b"], on_error=lambda group, exc: failed.append((group, exc.code))
+        )
+        assert read == {}
+        assert [group for group, _code in failed] == ["a", "b"]
     finally:
         admin.close()
