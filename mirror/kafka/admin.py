@@ -37,6 +37,7 @@ from mirror.topic_sync import ConfigEntryInfo
 log = logging.getLogger("mirror.kafka.admin")
 
 _TOLERATED_ON_CREATE = {KafkaError.TOPIC_ALREADY_EXISTS}
+_GROUPS_IN_FLIGHT = 256
 
 
 @dataclass(frozen=True)
@@ -241,27 +242,31 @@ class ClusterAdmin:
         """Each group's committed offsets, as ``group_offsets`` gives them. A group that cannot be
         read raises, or with ``on_error`` is handed to it and left out.
 
-        The admin API takes one group per request, so every request is sent before any answer is
-        awaited: a sample of hundreds of groups costs about one round trip, not hundreds."""
-        futures: dict[str, Future[Any]] = {}
-        for group in dict.fromkeys(groups):
-            request = [ConsumerGroupTopicPartitions(group)]
-            sent = self._admin.list_consumer_group_offsets(request, request_timeout=self.timeout_s)
-            futures[group] = sent[group]
+        The admin API takes one group per request, so up to ``_GROUPS_IN_FLIGHT`` requests are sent
+        before any answer is awaited: hundreds of groups cost about one round trip, not hundreds.
+        The bound keeps thousands of groups from filling the coordinator's request queue (500 by
+        default, ``queued.max.requests``, shared with every producer and consumer of that broker)."""
         offsets = {}
-        for group, future in futures.items():
-            try:
-                result = self._result(future, f"{self.name}: listing offsets of group {group}")
-            except KafkaClientError as exc:
-                if on_error is None:
-                    raise
-                on_error(group, exc)
-                continue
-            offsets[group] = {
-                (tp.topic, tp.partition): GroupOffset(tp.offset, tp.metadata or "")
-                for tp in result.topic_partitions
-                if tp.offset >= 0 and tp.error is None
-            }
+        unique = list(dict.fromkeys(groups))
+        for start in range(0, len(unique), _GROUPS_IN_FLIGHT):
+            futures: dict[str, Future[Any]] = {}
+            for group in unique[start : start + _GROUPS_IN_FLIGHT]:
+                request = [ConsumerGroupTopicPartitions(group)]
+                sent = self._admin.list_consumer_group_offsets(request, request_timeout=self.timeout_s)
+                futures[group] = sent[group]
+            for group, future in futures.items():
+                try:
+                    result = self._result(future, f"{self.name}: listing offsets of group {group}")
+                except KafkaClientError as exc:
+                    if on_error is None:
+                        raise
+                    on_error(group, exc)
+                    continue
+                offsets[group] = {
+                    (tp.topic, tp.partition): GroupOffset(tp.offset, tp.metadata or "")
+                    for tp in result.topic_partitions
+                    if tp.offset >= 0 and tp.error is None
+                }
         return offsets
 
     def group_states(self, groups: Iterable[str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from mirror.kafka import ClusterAdmin
+from mirror.kafka import admin as admin_module
 from mirror.kafka.admin import GroupOffset
 from mirror.kafka.clients import KafkaClientError
 from tests.kafka_harness import KafkaClusters
@@ -15,8 +16,9 @@ from tests.kafka_io import create_topic
 
 
 def test_offsets_of_many_groups_match_what_each_group_committed(
-    kafka_clusters: KafkaClusters, unique_name: str
+    kafka_clusters: KafkaClusters, unique_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(admin_module, "_GROUPS_IN_FLIGHT", 16)  # 40 groups: three windows
     bootstrap = kafka_clusters.primary.bootstrap_servers
     create_topic(bootstrap, unique_name, partitions=2)
     admin = ClusterAdmin({"bootstrap.servers": bootstrap}, "tests", 30)
