@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from confluent_kafka import (
@@ -131,6 +132,14 @@ def _headers(raw: object) -> tuple[Header, ...]:
         return ()
     assert isinstance(raw, list)
     return tuple((str(key), None if value is None else bytes(value)) for key, value in raw)
+
+
+def assert_age_of_record(seconds: float, timestamp_ms: int, sampled_at: str) -> None:
+    """``seconds`` is the age of the record stamped ``timestamp_ms``, as a lag sample that started
+    at ``sampled_at`` (ISO 8601) and ended before now measures it: to the millisecond."""
+    started_s = datetime.fromisoformat(sampled_at).timestamp()
+    earliest, latest = started_s - timestamp_ms / 1000, time.time() - timestamp_ms / 1000
+    assert earliest - 0.002 <= seconds <= latest + 0.002, (seconds, earliest, latest)
 
 
 def wait_until(
