@@ -22,10 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from mirror.formats.mm2_records import decode_checkpoint
+from mirror.kafka import failure_from
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".local" / "bench-checkpoints"
@@ -128,7 +129,7 @@ def main() -> int:
                 try:
                     offset = probe.committed([TopicPartition(f"primary.{TOPIC}", 0)], timeout=5)[0].offset
                 except KafkaException as exc:
-                    if not exc.args[0].retriable() and exc.args[0].code() != KafkaError.NOT_COORDINATOR:
+                    if not failure_from(exc, "reading the group's offset on backup").retriable:
                         raise
                     continue  # the coordinator moved or is loading: ask again
                 if offset == position and seen_group is None:

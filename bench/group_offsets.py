@@ -21,11 +21,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient, NewTopic
-
 from mirror.kafka import ClusterAdmin
-from mirror.kafka.admin import GroupOffset
-from mirror.kafka.clients import KafkaClientError
+from mirror.kafka.admin import GroupOffset, TopicSpec
+from mirror.kafka.clients import retrying
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".local" / "bench-groups"
@@ -50,16 +48,8 @@ def timed(read: Callable[[], dict[str, dict[tuple[str, int], GroupOffset]]], exp
 
 
 def commit(admin: ClusterAdmin, group: str, offsets: dict[tuple[str, int], GroupOffset]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            admin.alter_group_offsets(group, offsets)
-            return
-        except KafkaClientError as exc:
-            # A fresh broker loads its group coordinators for a moment after it starts.
-            if not exc.retriable or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    # A fresh broker loads its group coordinators for a moment after it starts.
+    retrying(lambda _seconds_left: admin.alter_group_offsets(group, offsets), f"committing {group}", 60)
 
 
 def main() -> int:
@@ -73,12 +63,12 @@ def main() -> int:
     bootstrap = json.loads(kafka_local("start", "--name", "groups"))["bootstrap_servers"]
     admin: ClusterAdmin | None = None
     try:
-        creator = AdminClient({"bootstrap.servers": bootstrap})  # must outlive the future
-        creator.create_topics([NewTopic(TOPIC, args.partitions, 1)])[TOPIC].result(30)
         admin = ClusterAdmin({"bootstrap.servers": bootstrap}, "bench", 60)
+        admin.create_topics([TopicSpec(TOPIC, args.partitions, 1)])
         groups = [f"group-{index:05d}" for index in range(args.groups)]
         for index, group in enumerate(groups):
-            commit(admin, group, {(TOPIC, p): GroupOffset(index + p, "") for p in range(args.partitions)})
+            offsets = {(TOPIC, p): GroupOffset(index + p, "") for p in range(args.partitions)}
+            commit(admin, group, offsets)
         expected = args.groups * args.partitions
         one_by_one: list[float] = []
         in_flight: list[float] = []

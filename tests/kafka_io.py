@@ -13,7 +13,6 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_INVALID,
     Consumer,
-    KafkaError,
     KafkaException,
     Producer,
     TopicPartition,
@@ -22,7 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from mirror.config.mm2 import resolve_mm2
 from mirror.config.properties import parse_properties
-from mirror.kafka import KafkaClientError, watermarks
+from mirror.kafka import KafkaClientError, failure_from, watermarks
 from mirror.standalone import RunningFlow, selected_flows, start_flows, stop_flows
 
 Header = tuple[str, bytes | None]
@@ -231,13 +230,6 @@ def produce_transactions(
     return committed
 
 
-COORDINATOR_NOT_READY = {
-    KafkaError.NOT_COORDINATOR,
-    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-    KafkaError.COORDINATOR_NOT_AVAILABLE,
-}
-
-
 def consume_and_commit(
     bootstrap: str,
     topic: str,
@@ -270,7 +262,7 @@ def consume_and_commit(
             assert time.monotonic() < deadline, f"only {len(seen)} of {count} records in {timeout}s"
             for message in consumer.consume(count - len(seen), 2.0):
                 error = message.error()
-                if error is not None and (error.retriable() or error.code() in COORDINATOR_NOT_READY):
+                if error is not None and failure_from(error, f"consuming {topic}").retriable:
                     continue  # a cluster this fresh may still be electing its group coordinator
                 value = message.value()
                 assert error is None and value is not None, error

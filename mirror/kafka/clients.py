@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -26,6 +26,8 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger("mirror.kafka")
+
+T = TypeVar("T")
 
 
 class KafkaClientError(Exception):
@@ -162,20 +164,32 @@ def make_admin(config: Mapping[str, str], name: str) -> AdminClient:
         raise failure_from(exc, f"creating admin client {name}") from exc
 
 
-def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
-    """(low, high) offsets of a partition, riding out the leader moves a new topic goes through."""
+def retrying(attempt: Callable[[float], T], context: str, timeout_s: float, pause_s: float = 0.1) -> T:
+    """``attempt(seconds_left)``, tried again after ``pause_s`` while it fails with an error the Kafka
+    protocol calls retriable (a leader or a group coordinator settling), for up to ``timeout_s``.
+    Any other failure, or one at the deadline, raises as a :class:`KafkaClientError`."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=max(0.1, deadline - time.monotonic())
-            )
-            return int(low), int(high)
+            return attempt(max(0.1, deadline - time.monotonic()))
+        except KafkaClientError as known:
+            if not known.retriable or time.monotonic() >= deadline:
+                raise
         except KafkaException as exc:
-            failure = failure_from(exc, f"watermarks of {topic}-{partition}")
+            failure = failure_from(exc, context)
             if not failure.retriable or time.monotonic() >= deadline:
                 raise failure from exc
-            time.sleep(0.1)
+        time.sleep(pause_s)
+
+
+def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
+    """(low, high) offsets of a partition, riding out the leader moves a new topic goes through."""
+
+    def ask(seconds_left: float) -> tuple[int, int]:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=seconds_left)
+        return int(low), int(high)
+
+    return retrying(ask, f"watermarks of {topic}-{partition}", timeout_s)
 
 
 def read_to_end(

@@ -19,7 +19,7 @@ from typing import Protocol
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from mirror.kafka import failure_from, make_consumer, watermarks
-from mirror.kafka.clients import ErrorWatch, KafkaClientError
+from mirror.kafka.clients import ErrorWatch, KafkaClientError, retrying
 from mirror.runtime.contracts import ConnectorContext, SourcePartition, TaskConfig
 from mirror.runtime.lifecycle import TaskLifecycle
 from mirror.runtime.status import State
@@ -37,13 +37,6 @@ FROM_START = -2
 _STOP_COMMIT_ATTEMPTS = 3
 _COORDINATOR_WAIT_S = 60.0
 _CAUGHT_UP_COMMIT_S = 0.2
-_COORDINATOR_SETTLING = frozenset(
-    {
-        KafkaError.NOT_COORDINATOR,
-        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-        KafkaError.COORDINATOR_NOT_AVAILABLE,
-    }
-)
 
 
 class SinkTaskContext(Protocol):
@@ -215,17 +208,12 @@ class SinkTaskRunner(TaskLifecycle):
         self, consumer: Consumer, partitions: list[TopicPartition]
     ) -> list[TopicPartition]:
         """The group's commits, riding out a coordinator that is still being elected or loaded."""
-        deadline = time.monotonic() + _COORDINATOR_WAIT_S
-        while True:
-            try:
-                return list(consumer.committed(partitions, timeout=30))
-            except KafkaException as exc:
-                failure = failure_from(exc, f"{self.connector}: reading committed offsets")
-                error = exc.args[0] if exc.args else None
-                settling = isinstance(error, KafkaError) and error.code() in _COORDINATOR_SETTLING
-                if not (failure.retriable or settling) or time.monotonic() >= deadline:
-                    raise failure from exc
-                time.sleep(0.5)
+        return retrying(
+            lambda seconds_left: list(consumer.committed(partitions, timeout=min(30.0, seconds_left))),
+            f"{self.connector}: reading committed offsets",
+            _COORDINATOR_WAIT_S,
+            pause_s=0.5,
+        )
 
     def _loop(self, task: SinkTask, consumer: Consumer, watch: ErrorWatch) -> None:
         next_commit = time.monotonic() + self._flush_interval_s

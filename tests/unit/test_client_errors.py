@@ -1,11 +1,14 @@
-"""Which Kafka errors a caller may retry: the protocol's answer, not only librdkafka's flag."""
+"""Which Kafka errors a caller may retry, and the one loop that retries them."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from mirror.kafka.clients import failure_from
+from mirror.kafka.clients import KafkaClientError, failure_from, retrying
 
 
 @pytest.mark.parametrize(
@@ -44,3 +47,46 @@ def test_anything_else_is_named_by_its_type() -> None:
         False,
         False,
     )
+
+
+def flaky(*outcomes: BaseException | str) -> tuple[list[float], Callable[[float], str]]:
+    """An attempt that raises or returns each outcome in turn, noting the seconds it was given."""
+    given: list[float] = []
+    pending = list(outcomes)
+
+    def attempt(seconds_left: float) -> str:
+        given.append(seconds_left)
+        outcome = pending.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    return given, attempt
+
+
+def test_retrying_rides_out_settling_coordinators_and_leaders() -> None:
+    given, attempt = flaky(
+        KafkaException(KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS)),
+        failure_from(KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION), "already mapped"),
+        "done",
+    )
+    assert retrying(attempt, "ctx", timeout_s=10, pause_s=0.01) == "done"
+    assert len(given) == 3
+    assert 0 < given[2] <= given[1] <= given[0] <= 10
+
+
+def test_retrying_raises_what_a_retry_cannot_fix_at_once_named_by_its_context() -> None:
+    given, attempt = flaky(KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)), "never")
+    with pytest.raises(KafkaClientError, match=r"^reading t: TOPIC_AUTHORIZATION_FAILED \(error\)"):
+        retrying(attempt, "reading t", timeout_s=10, pause_s=0.01)
+    assert len(given) == 1
+
+
+def test_retrying_gives_up_at_the_deadline() -> None:
+    settling = KafkaException(KafkaError(KafkaError.NOT_COORDINATOR))
+    given, attempt = flaky(*[settling] * 1000)
+    started = time.monotonic()
+    with pytest.raises(KafkaClientError, match="NOT_COORDINATOR"):
+        retrying(attempt, "ctx", timeout_s=0.3, pause_s=0.05)
+    assert 0.3 <= time.monotonic() - started < 2
+    assert 2 <= len(given) < 1000
