@@ -290,11 +290,7 @@ class MirrorCheckpointTask(SourceTask):
         assert self._source_admin is not None
         config = self.config
         records: list[Message] = []
-
-        def skip(group: str, exc: KafkaClientError) -> None:
-            log.warning("cannot list group offsets", extra={"group": group, "error": str(exc)})
-
-        listed = self._source_admin.offsets_of_groups(self._groups, on_error=skip)
+        listed = self._source_admin.offsets_of_groups(self._groups, on_error=_skip_unreadable_group)
         listed_ms = int(time.time() * 1000)
         for group, offsets in listed.items():
             for (topic, partition), committed in sorted(offsets.items()):
@@ -401,3 +397,7 @@ class MirrorCheckpointTask(SourceTask):
         if self._syncs is not None:
             self._syncs.close()
             self._syncs = None
+
+
+def _skip_unreadable_group(group: str, exc: KafkaClientError) -> None:
+    log.warning("cannot list group offsets", extra={"group": group, "error": str(exc)})

@@ -698,11 +698,12 @@ class Store:
             members = list(session.scalars(select(Connector.name).where(Connector.flow == name)))
             _delete_connectors(session, members)
             session.execute(delete(FlowLagLatest).where(FlowLagLatest.flow == name))
-            # Per tier, so each delete is a range of the (tier, flow, at_s) index, not a table scan.
-            for tier in TIERS:
-                session.execute(
-                    delete(LagPointRow).where(LagPointRow.tier == tier.name, LagPointRow.flow == name)
+            # Naming every tier makes the delete ranges of the (tier, flow, at_s) index, not a table scan.
+            session.execute(
+                delete(LagPointRow).where(
+                    LagPointRow.tier.in_([tier.name for tier in TIERS]), LagPointRow.flow == name
                 )
+            )
             session.delete(row)
             _audit(session, actor, "flow.delete", f"flows/{name}", {"connectors": _key_list(members)})
 

@@ -50,20 +50,9 @@ def flows(store: Store) -> Store:
 
 def stored_rows(store: Store) -> list[StoredRow]:
     """Every row of ``lag_points``, as stored: what "the same rows" means."""
+    table = LagPointRow.__table__
     with store.engine.connect() as connection:
-        result = connection.execute(
-            select(
-                LagPointRow.tier,
-                LagPointRow.flow,
-                LagPointRow.topic,
-                LagPointRow.partition,
-                LagPointRow.at_s,
-                LagPointRow.records,
-                LagPointRow.seconds,
-            ).order_by(
-                LagPointRow.tier, LagPointRow.flow, LagPointRow.topic, LagPointRow.partition, LagPointRow.at_s
-            )
-        )
+        result = connection.execute(select(table).order_by(*table.primary_key))
         return [
             (tier, flow, topic, part, at_s, records, seconds)
             for tier, flow, topic, part, at_s, records, seconds in result
