@@ -210,6 +210,19 @@ class ApiTokenRow(Base):
     last_used_at: Mapped[datetime | None]
 
 
+class UiSessionRow(Base):
+    """A dashboard login (``mirror.store.ui_sessions``): the browser holds the random session id,
+    never the bearer token. Revoking the token deletes its sessions (the foreign key cascades)."""
+
+    __tablename__ = "ui_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """Hex SHA-256 of the session id; the id itself is never stored."""
+    token_id: Mapped[str] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class LeaseRow(Base):
     __tablename__ = "leases"
 

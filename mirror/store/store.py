@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from types import TracebackType
 from typing import TypeVar
 
@@ -63,6 +64,7 @@ from mirror.store.records import (
     TaskState,
     WorkerRecord,
 )
+from mirror.store.ui_sessions import UiSessions
 
 T = TypeVar("T")
 
@@ -117,6 +119,11 @@ class Store:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+    @cached_property
+    def ui_sessions(self) -> UiSessions:
+        """Dashboard logins (``mirror.store.ui_sessions``)."""
+        return UiSessions(self._engine)
 
     @property
     def engine(self) -> Engine:
