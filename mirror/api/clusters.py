@@ -13,7 +13,7 @@ from mirror.api.context import actor, store
 from mirror.api.errors import ApiError, bad_request, not_found
 from mirror.api.responses import empty, location
 from mirror.config.errors import ConfigErrors
-from mirror.config.librdkafka import to_librdkafka
+from mirror.config.librdkafka import ROLES, client_value_problem, to_librdkafka
 from mirror.service.redaction import HIDDEN, is_secret_key
 from mirror.store.records import ClusterProfile
 
@@ -42,24 +42,39 @@ def _split(config: Mapping[str, str], stored: ClusterProfile | None) -> tuple[di
 
 
 def _check_client_config(config: Mapping[str, str]) -> None:
-    """Every key must be a Kafka client setting the clients can use (errors never quote secrets)."""
+    """Every key must be a Kafka client setting the clients may use, checked for each client role a
+    profile serves (the S3 connectors hand it to consumers and producers too); errors never quote
+    secrets."""
     for key, reason in _NOT_IN_CONFIG.items():
         if key in config:
             raise bad_request(f"config: {key}: not allowed here: {reason}")
-    try:
-        to_librdkafka(config, "admin")
-    except ConfigErrors as failure:
-        raise bad_request("config: " + "; ".join(str(error) for error in failure.errors)) from None
+    first_error_of_key: dict[str | None, str] = {}
+    for role in ROLES:
+        try:
+            to_librdkafka(config, role)
+        except ConfigErrors as failure:
+            for error in failure.errors:
+                first_error_of_key.setdefault(error.key, str(error))
+    if first_error_of_key:
+        raise bad_request("config: " + "; ".join(first_error_of_key.values()))
+
+
+def _check_bootstrap_servers(body: Mapping[str, object]) -> str:
+    bootstrap = required_string(body, "bootstrap_servers").strip()
+    if not bootstrap:
+        raise bad_request("'bootstrap_servers' must not be empty")
+    problem = client_value_problem("bootstrap.servers", bootstrap)
+    if problem is not None:
+        raise bad_request(f"bootstrap_servers: {problem}")
+    return bootstrap
 
 
 def _profile_body(name: str, body: Mapping[str, object], stored: ClusterProfile | None) -> ClusterProfile:
-    bootstrap = required_string(body, "bootstrap_servers")
-    if not bootstrap.strip():
-        raise bad_request("'bootstrap_servers' must not be empty")
+    bootstrap = _check_bootstrap_servers(body)
     config = config_map("config", body.get("config", {}))
     _check_client_config({key: value for key, value in config.items() if value != HIDDEN})
     plain, secrets = _split(config, stored)
-    profile, _created = store().put_cluster(name, bootstrap.strip(), plain, secrets, actor=actor())
+    profile, _created = store().put_cluster(name, bootstrap, plain, secrets, actor=actor())
     return profile
 
 

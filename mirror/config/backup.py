@@ -20,7 +20,7 @@ from typing import Literal
 
 from mirror.config.connectors import MIRROR_CONNECTOR_KEYS, KeySpec, KeyType, parse_boolean, parse_integer
 from mirror.config.errors import ConfigError, ConfigErrors
-from mirror.config.librdkafka import Role, describe_value, to_librdkafka
+from mirror.config.librdkafka import Role, describe_value, has_url_credentials, to_librdkafka
 from mirror.filters import (
     ConfigPropertyFilter,
     GroupFilter,
@@ -288,6 +288,12 @@ def parse_timestamp_ms(value: str) -> int:
     return int(parsed.timestamp() * 1000)
 
 
+_S3_ENDPOINT_CREDENTIALS = (
+    "must not hold credentials (user:password@host), which would show wherever the endpoint is shown; "
+    "set aws.access.key.id and aws.secret.access.key instead, which are kept secret"
+)
+
+
 def _s3_settings(reader: _Reader) -> S3Settings:
     bucket = reader.required("s3.bucket.name")
     if bucket and not _BUCKET.match(bucket):
@@ -299,7 +305,10 @@ def _s3_settings(reader: _Reader) -> S3Settings:
         reader.errors.append(ConfigError("must be set together with its pair (or neither)", key=missing))
     endpoint = reader.string("s3.endpoint")
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-        reader.errors.append(ConfigError(f"expected an http(s) URL, got {endpoint!r}", key="s3.endpoint"))
+        shown = describe_value("s3.endpoint", endpoint)
+        reader.errors.append(ConfigError(f"expected an http(s) URL, got {shown}", key="s3.endpoint"))
+    elif endpoint is not None and has_url_credentials(endpoint):
+        reader.errors.append(ConfigError(_S3_ENDPOINT_CREDENTIALS, key="s3.endpoint"))
     return S3Settings(
         bucket=bucket,
         prefix=normalise_prefix(reader.string("s3.prefix", "") or ""),

@@ -11,12 +11,18 @@ Aliases are normalised to the Java spelling (``queue.buffering.max.ms`` becomes 
 ``max.poll.records`` is not handed to librdkafka (there it only configures the KIP-932 share consumer);
 it is surfaced as :attr:`ClientSettings.max_poll_records` for the caller's ``consume(num_messages=...)``.
 
-Secret values never appear in error messages.
+Only properties on an allow-list reach librdkafka, and enumerated values are checked against what
+librdkafka accepts; properties that would load code or run commands (``plugin.library.paths``,
+``ssl.engine.location``, ``sasl.kerberos.kinit.cmd``...) are refused by name, whatever the config's
+source: the REST API, a cluster profile or an mm2.properties file.
+
+Secret values never appear in error messages, nor do credentials in URLs.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,10 +34,12 @@ from mirror.filters import java_trim
 Role = Literal["consumer", "producer", "admin"]
 ROLES: tuple[Role, ...] = ("consumer", "producer", "admin")
 
-# Name -> applicability ("*" any client, "C" consumer, "P" producer) for librdkafka 2.16, from its
-# CONFIGURATION.md. Callback, pointer and internal properties are left out: they cannot be set from
-# a properties file. So are ``delivery.report.only.error`` and ``log.queue``, which the Python client
-# manages itself, and ``max.poll.records`` (see the module docstring).
+# The allow-list: every librdkafka property a replication client may be given, name -> applicability
+# ("*" any client, "C" consumer, "P" producer), from librdkafka 2.16's CONFIGURATION.md. Nothing else
+# reaches librdkafka (see _Translation.put). Left out: callback, pointer and internal properties, which
+# a properties file cannot set; ``delivery.report.only.error`` and ``log.queue``, which the Python
+# client manages itself; ``max.poll.records`` (see the module docstring); and the properties in
+# REFUSED_PROPERTIES, which would let whoever writes a config run code in the process.
 LIBRDKAFKA_PROPERTIES: Mapping[str, str] = MappingProxyType(
     {
         "client.id": "*",
@@ -71,7 +79,6 @@ LIBRDKAFKA_PROPERTIES: Mapping[str, str] = MappingProxyType(
         "log.thread.name": "*",
         "enable.random.seed": "*",
         "log.connection.close": "*",
-        "internal.termination.signal": "*",
         "api.version.request": "*",
         "api.version.request.timeout.ms": "*",
         "api.version.fallback.ms": "*",
@@ -94,16 +101,12 @@ LIBRDKAFKA_PROPERTIES: Mapping[str, str] = MappingProxyType(
         "ssl.crl.location": "*",
         "ssl.keystore.location": "*",
         "ssl.keystore.password": "*",
-        "ssl.providers": "*",
-        "ssl.engine.location": "*",
-        "ssl.engine.id": "*",
         "enable.ssl.certificate.verification": "*",
         "ssl.endpoint.identification.algorithm": "*",
         "sasl.mechanisms": "*",
         "sasl.mechanism": "*",
         "sasl.kerberos.service.name": "*",
         "sasl.kerberos.principal": "*",
-        "sasl.kerberos.kinit.cmd": "*",
         "sasl.kerberos.keytab": "*",
         "sasl.kerberos.min.time.before.relogin": "*",
         "sasl.username": "*",
@@ -132,8 +135,6 @@ LIBRDKAFKA_PROPERTIES: Mapping[str, str] = MappingProxyType(
         "sasl.oauthbearer.assertion.claim.nbf.seconds": "*",
         "sasl.oauthbearer.assertion.claim.sub": "*",
         "sasl.oauthbearer.assertion.jwt.template.file": "*",
-        "sasl.oauthbearer.metadata.authentication.type": "*",
-        "plugin.library.paths": "*",
         "group.id": "C",
         "group.instance.id": "C",
         "partition.assignment.strategy": "C",
@@ -156,7 +157,6 @@ LIBRDKAFKA_PROPERTIES: Mapping[str, str] = MappingProxyType(
         "fetch.max.bytes": "C",
         "fetch.min.bytes": "C",
         "fetch.error.backoff.ms": "C",
-        "offset.store.method": "C",
         "isolation.level": "C",
         "enable.partition.eof": "C",
         "check.crcs": "C",
@@ -193,9 +193,70 @@ LIBRDKAFKA_PROPERTIES: Mapping[str, str] = MappingProxyType(
         "compression.level": "P",
         "auto.commit.enable": "C",
         "auto.offset.reset": "C",
-        "offset.store.path": "C",
-        "offset.store.sync.interval.ms": "C",
         "consume.callback.max.messages": "C",
+    }
+)
+
+# Real librdkafka properties that no config may set, with why: a connector config or cluster profile
+# is written through the REST API, and none of these is needed to replicate. They load shared libraries
+# or run commands (the librdkafka counterpart of Kafka Connect's CVE-2023-25194), write files, take
+# over process-wide signals, or fetch the host's cloud identity for an endpoint the config chooses.
+# mm2.properties files get no exception: one rule for every source is easier to trust.
+REFUSED_PROPERTIES: Mapping[str, str] = MappingProxyType(
+    {
+        "plugin.library.paths": "it loads shared libraries into the process",
+        "ssl.engine.location": "it loads an OpenSSL engine (a shared library) into the process",
+        "ssl.engine.id": "it makes OpenSSL load an engine (a shared library) into the process",
+        "ssl.providers": "it makes OpenSSL load provider modules (shared libraries) into the process",
+        "sasl.kerberos.kinit.cmd": "it is a shell command librdkafka runs; its default kinit command "
+        "line uses sasl.kerberos.keytab and sasl.kerberos.principal",
+        "offset.store.method": "mirror's consumers never commit, and the file store writes files anywhere",
+        "offset.store.path": "mirror's consumers never commit, and the file store writes files anywhere",
+        "offset.store.sync.interval.ms": "mirror's consumers never commit offsets to files",
+        "internal.termination.signal": "it installs a signal handler for the whole process",
+        "sasl.oauthbearer.metadata.authentication.type": "it fetches the host's cloud identity token "
+        "(Azure IMDS) for whichever brokers the config names",
+    }
+)
+
+# Values librdkafka accepts for its enumerated properties (compared case-insensitively, as librdkafka
+# does), so a typo fails when the config is checked rather than when a client starts.
+_CHOICES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "security.protocol": frozenset({"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"}),
+        "broker.address.family": frozenset({"any", "v4", "v6"}),
+        "metadata.recovery.strategy": frozenset({"none", "rebootstrap"}),
+        "ssl.endpoint.identification.algorithm": frozenset({"none", "https"}),
+        "sasl.oauthbearer.method": frozenset({"default", "oidc"}),
+        "sasl.oauthbearer.grant.type": frozenset(
+            {"client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"}
+        ),
+        "sasl.oauthbearer.assertion.algorithm": frozenset({"rs256", "es256"}),
+        "client.dns.lookup": frozenset({"use_all_dns_ips", "resolve_canonical_bootstrap_servers_only"}),
+        "group.protocol": frozenset({"classic", "consumer"}),
+        "isolation.level": frozenset({"read_uncommitted", "read_committed"}),
+        "auto.offset.reset": frozenset(
+            {"smallest", "earliest", "beginning", "largest", "latest", "end", "error"}
+        ),
+        "compression.type": frozenset({"none", "gzip", "snappy", "lz4", "zstd"}),
+        "queuing.strategy": frozenset({"fifo", "lifo"}),
+    }
+)
+# String properties whose values librdkafka matches exactly (case-sensitively).
+_EXACT_CHOICES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "sasl.mechanism": frozenset({"GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}),
+        "partitioner": frozenset(
+            {
+                "random",
+                "consistent",
+                "consistent_random",
+                "murmur2",
+                "murmur2_random",
+                "fnv1a",
+                "fnv1a_random",
+            }
+        ),
     }
 )
 
@@ -282,15 +343,21 @@ MM2_CLIENT_CONFIG_KEYS = (
 
 # Our extension: librdkafka's own TLS/SASL settings (``A.sasl.username``, ``A.ssl.ca.location``) are shared
 # by a cluster's clients as well. Java MM2 files never use these names, so they cannot change its
-# behaviour; they just spare librdkafka-minded users from writing each one three times.
-SHARED_CONNECTION_KEYS = MM2_CLIENT_CONFIG_KEYS | frozenset(
-    name
-    for name, applicability in LIBRDKAFKA_PROPERTIES.items()
-    if applicability == "*"
-    and (
-        name.startswith(("ssl.", "sasl."))
-        or name in {"enable.ssl.certificate.verification", "enable.sasl.oauthbearer.unsecure.jwt"}
+# behaviour; they just spare librdkafka-minded users from writing each one three times. The refused
+# properties count as shared too, so that wherever one is written (``A.plugin.library.paths``,
+# ``source.cluster.ssl.engine.location``) it reaches the translation and is refused by name.
+SHARED_CONNECTION_KEYS = (
+    MM2_CLIENT_CONFIG_KEYS
+    | frozenset(
+        name
+        for name, applicability in LIBRDKAFKA_PROPERTIES.items()
+        if applicability == "*"
+        and (
+            name.startswith(("ssl.", "sasl."))
+            or name in {"enable.ssl.certificate.verification", "enable.sasl.oauthbearer.unsecure.jwt"}
+        )
     )
+    | REFUSED_PROPERTIES.keys()
 )
 
 # Settings every Java client (producer, consumer, admin) and Connect worker accepts.
@@ -444,7 +511,13 @@ _SECRET_MARKERS = (
     "private.key",
     "ssl.key.pem",
     "keystore.key",
+    # librdkafka marks it sensitive: deployments put tokens and client secrets in it.
+    "oauthbearer.config",
 )
+
+# The ``user:password@`` after a URL's ``://``, anywhere in a text. It cannot hold "/", "?", "#", "@"
+# or whitespace, so matches never overlap and a text is scanned in linear time.
+_URL_USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
 
 _OIDC_LOGIN_HANDLERS = frozenset(
     {
@@ -480,12 +553,22 @@ def is_secret_key(key: str) -> bool:
     return any(marker in lowered for marker in _SECRET_MARKERS)
 
 
+def hide_url_credentials(text: str) -> str:
+    """``text`` with the userinfo of every URL in it (``http://key:secret@host``) shown as ``***``."""
+    return _URL_USERINFO.sub("***@", text)
+
+
+def has_url_credentials(text: str) -> bool:
+    """Whether a URL in ``text`` carries userinfo (``user:password@``)."""
+    return _URL_USERINFO.search(text) is not None
+
+
 def _client_noun(role: Role) -> str:
     return "an admin client" if role == "admin" else f"a {role}"
 
 
 def _show(key: str, value: str) -> str:
-    return "(value hidden)" if is_secret_key(key) else repr(value)
+    return "(value hidden)" if is_secret_key(key) else repr(hide_url_credentials(value))
 
 
 def applies_to(librdkafka_name: str, role: Role) -> bool:
@@ -652,7 +735,14 @@ class _Translation:
         self.max_poll_records: int | None = None
 
     def put(self, name: str, value: str, from_key: str) -> None:
+        """Every value that reaches librdkafka passes here, and so through :func:`client_value_problem`."""
+        problem = client_value_problem(name, value)
+        if problem is not None:
+            self.fail(from_key, problem)
+            return
         name = _ALIASES.get(name, name)
+        if name in _CHOICES or name in _EXACT_CHOICES:
+            value = java_trim(value)
         previous = self.origin.get(name)
         if previous is not None and previous != from_key and self.out[name] != value:
             self.errors.append(
@@ -1022,18 +1112,12 @@ def _assignment_strategy(t: _Translation, key: str, value: str) -> None:
 
 
 def _kinit_command(t: _Translation, key: str, value: str) -> None:
-    trimmed = java_trim(value)
-    # Java's value is the path of kinit; librdkafka's is a whole command line with placeholders.
-    if " " in trimmed:
-        t.put(key, value, key)
-    elif trimmed == "/usr/bin/kinit":
+    # Java's value is the path of kinit, and MM2 files often spell out its default; librdkafka's is a
+    # shell command line, which no config may choose (REFUSED_PROPERTIES).
+    if java_trim(value) == "/usr/bin/kinit":
         t.ignore(key, "the Java default; librdkafka runs its own kinit command line")
     else:
-        t.fail(
-            key,
-            "Java's sasl.kerberos.kinit.cmd is a path; librdkafka expects a full command line, e.g. "
-            "'kinit -R -t \"%{sasl.kerberos.keytab}\" -k %{sasl.kerberos.principal}'",
-        )
+        t.put(key, value, key)
 
 
 def _cipher_suites(t: _Translation, key: str, value: str) -> None:
@@ -1119,8 +1203,8 @@ def _translate_key(t: _Translation, key: str, value: str) -> None:
         else:
             t.errors.append(_java_only_error(key, java_only.hint))
         return
-    if applies_to(key, role):
-        t.put(key, value, key)
+    if applies_to(key, role) or key in REFUSED_PROPERTIES:
+        t.put(key, value, key)  # which refuses the refused ones, for every role
         return
     owner = _other_role_owning(key, role)
     if owner is not None:
@@ -1150,6 +1234,30 @@ def to_librdkafka(props: Mapping[str, str], role: Role) -> ClientSettings:
     return ClientSettings(t.out, t.max_poll_records, t.ignored)
 
 
+def client_value_problem(name: str, value: str) -> str | None:
+    """Why librdkafka property ``name`` may not be given ``value`` by any config, or None if it may.
+
+    The one place that decides what reaches librdkafka: the property must be on the allow-list
+    (LIBRDKAFKA_PROPERTIES), and an enumerated one must hold a value librdkafka accepts. Messages
+    never quote secret values.
+    """
+    refusal = REFUSED_PROPERTIES.get(name)
+    if refusal is not None:
+        return f"may not be set: {refusal}"
+    if name not in LIBRDKAFKA_PROPERTIES:
+        return f"may not be set: librdkafka's {name} is not among the properties a replication client may set"
+    name = _ALIASES.get(name, name)
+    exact = _EXACT_CHOICES.get(name)
+    if exact is not None and java_trim(value) not in exact:
+        return f"expected one of {', '.join(sorted(exact))}, got {_show(name, value)}"
+    choices = _CHOICES.get(name)
+    if choices is not None and java_trim(value).lower() not in choices:
+        return f"expected one of {', '.join(sorted(choices))}, got {_show(name, value)}"
+    if name == "bootstrap.servers" and "@" in value:
+        return "must not hold credentials (user:password@host); use sasl.username and sasl.password"
+    return None
+
+
 def describe_value(key: str, value: str) -> str:
     """``repr(value)``, or a placeholder for secret keys; for error messages built by callers."""
     return _show(key, value)
@@ -1159,6 +1267,7 @@ def is_known_client_key(name: str) -> bool:
     """Whether ``name`` is a Java client or librdkafka setting for any role (typo detection)."""
     return (
         name in LIBRDKAFKA_PROPERTIES
+        or name in REFUSED_PROPERTIES
         or name in _UNSETTABLE_LIBRDKAFKA_PROPERTIES
         or any(name in JAVA_CLIENT_KEYS[role] for role in ROLES)
     )

@@ -19,6 +19,7 @@ import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 
 from mirror.config.backup import S3Settings
+from mirror.config.librdkafka import hide_url_credentials
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,6 +46,14 @@ class S3StorageError(Exception):
 
 
 def _failure(exc: Exception, context: str) -> S3StorageError:
+    """The error to raise and log: botocore's messages quote the endpoint URL, userinfo included."""
+    failure = _describe(exc, context)
+    failure.reason = hide_url_credentials(failure.reason)
+    failure.args = (failure.context, failure.code, failure.reason)
+    return failure
+
+
+def _describe(exc: Exception, context: str) -> S3StorageError:
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "ClientError"))

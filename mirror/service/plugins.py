@@ -37,7 +37,7 @@ from mirror.config.connectors import (
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.runtime.contracts import Connector
 from mirror.runtime.sink import SinkConnector
-from mirror.service.redaction import HIDDEN, is_secret_key
+from mirror.service.redaction import HIDDEN, shown_value
 
 PLUGIN_VERSION = "4.3.1"
 """The Apache Kafka release whose MM2 keys, defaults and formats these connectors follow."""
@@ -358,4 +358,4 @@ def validate_config(plugin: Plugin, config: Mapping[str, str]) -> ConfigValidati
 def _shown(key: str, type_: str, value: str | None) -> str | None:
     if value is None:
         return None
-    return HIDDEN if type_ == "PASSWORD" or is_secret_key(key) else value
+    return HIDDEN if type_ == "PASSWORD" else shown_value(key, value)

@@ -1,13 +1,15 @@
 """Which config values are secrets, and how responses hide them.
 
 Connect masks only PASSWORD-typed values in its validate endpoint; we hide every secret-looking
-value in every response, and read the placeholder back as "keep the stored value".
+value in every response, and read the placeholder back as "keep the stored value". Credentials in
+the userinfo of a URL (``http://key:secret@host``) are hidden in every other value, whatever its key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mirror.config.librdkafka import hide_url_credentials
 from mirror.config.librdkafka import is_secret_key as is_client_secret_key
 
 HIDDEN = "[hidden]"
@@ -26,8 +28,13 @@ def is_secret_key(key: str) -> bool:
 
 
 def redact(config: Mapping[str, str]) -> dict[str, str]:
-    """A copy with every secret value replaced by ``[hidden]``."""
-    return {key: HIDDEN if is_secret_key(key) else value for key, value in config.items()}
+    """A copy with every secret value replaced by ``[hidden]``, and URL credentials by ``***``."""
+    return {key: shown_value(key, value) for key, value in config.items()}
+
+
+def shown_value(key: str, value: str) -> str:
+    """What a response may show of one config value."""
+    return HIDDEN if is_secret_key(key) else hide_url_credentials(value)
 
 
 def hidden_keys(config: Mapping[str, str | None]) -> list[str]:
