@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from flask import Flask
 
 from mirror.api import audit, clusters, connectors, flows, lag, loggers, metrics, plugins, root, schedules, ui
-from mirror.api.auth import install_authentication
+from mirror.api.auth import install_authentication, install_browser_guards
 from mirror.api.context import EXTENSION, ApiContext
 from mirror.api.errors import register_error_handlers
 from mirror.api.settings import DEFAULT_MAX_BODY_BYTES, ApiSettings
@@ -29,6 +29,7 @@ def create_app(settings: ApiSettings) -> Flask:
     store = settings.store if settings.store is not None else Store(_required(settings.database_url))
     app.extensions[EXTENSION] = ApiContext(settings=settings, store=store)
     register_error_handlers(app)
+    install_browser_guards(app)
     install_authentication(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
@@ -46,7 +47,9 @@ def wsgi_app() -> Flask:
 
     * ``MIRROR_DATABASE_URL`` (required): the store, already migrated (``mirror serve`` does that);
     * ``MIRROR_API_AUTH_REQUIRED``: ``false`` allows requests without a token (default ``true``);
-    * ``MIRROR_API_MAX_BODY_BYTES`` (default 1 MiB), ``MIRROR_API_ADVERTISED_URL``;
+    * ``MIRROR_API_MAX_BODY_BYTES`` (default 1 MiB);
+    * ``MIRROR_API_ADVERTISED_URL``: the URL clients reach the API at (``Location`` headers; its
+      host is served, and its origin may send requests, with authentication off too);
     * ``MIRROR_API_OFFSETS_ADMIN``: ``module:callable`` returning an ``OffsetsAdmin`` for a Store.
     """
     return create_app(settings_from_environment(os.environ))

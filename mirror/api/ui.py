@@ -9,17 +9,23 @@ reload themselves every ``REFRESH_S`` seconds.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
+from flask.sansio.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response as BaseResponse
 
 from mirror.api import views
-from mirror.api.auth import UI_TOKEN_COOKIE
+from mirror.api.auth import UI_SESSION_COOKIE
 from mirror.api.context import store
 from mirror.lag import LagPoint, Readiness, ReadinessRules, failover_readiness
 from mirror.lag_view import lag_view
@@ -64,6 +70,27 @@ CONTENT_SECURITY_POLICY = (
 )
 """Scripts and styles only from files this app serves: the chart data embedded in a page is JSON
 (``<script type="application/json">``), which no browser executes, and no page has inline code."""
+SESSION_LIFETIME = timedelta(hours=12)
+"""A working day: after that the dashboard asks for the token again."""
+LOGIN_CSRF_COOKIE = "mirror_login_csrf"
+"""The login form's CSRF token, also in the form (a double-submit token: another site's page can
+neither read this cookie nor make the browser send it, SameSite=Strict)."""
+LEGACY_TOKEN_COOKIE = "mirror_token"  # noqa: S105 - a cookie's name, not a secret
+"""Earlier versions kept the bearer token itself in this cookie; logging in or out deletes it."""
+CSRF_FIELD = "csrf"
+CSRF_BYTES = 32
+CSRF_LENGTH = 43
+"""Characters of ``secrets.token_urlsafe(CSRF_BYTES)``."""
+MAX_FAILED_LOGINS = 10
+FAILED_LOGIN_WINDOW_S = 15 * 60.0
+"""At most ``MAX_FAILED_LOGINS`` wrong tokens per client address in any ``FAILED_LOGIN_WINDOW_S``;
+then every login from that address, the right token included, is refused (429) until the oldest
+failure leaves the window. Counted in memory per API worker process (``mirror serve --workers``),
+so an address gets at most that many times ``MAX_FAILED_LOGINS``: far too few to guess a token
+(256 random bits), enough to stop a script from trying. Behind a proxy every client shares the
+proxy's address."""
+LOGIN_THROTTLE = "mirror.login_throttle"
+"""``app.extensions`` key of the app's ``LoginThrottle``."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +109,68 @@ class FlowView:
     lag: dict[str, Any]
     """``mirror.lag_view.lag_view`` of the newest sample."""
     readiness: Readiness
+
+
+@dataclass
+class LoginThrottle:
+    """Failed logins per client address in a sliding window (see ``MAX_FAILED_LOGINS``)."""
+
+    max_failures: int = MAX_FAILED_LOGINS
+    window_s: float = FAILED_LOGIN_WINDOW_S
+    max_addresses: int = 10_000
+    """Addresses tracked at once; the least recently failing are forgotten first, so memory stays bounded."""
+    clock: Callable[[], float] = time.monotonic
+    _failures: OrderedDict[str, deque[float]] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def retry_after_s(self, address: str) -> float:
+        """0 if ``address`` may try to log in now, else the seconds until it may."""
+        with self._lock:
+            failures = self._recent(address)
+            if len(failures) < self.max_failures:
+                return 0.0
+            return failures[-self.max_failures] + self.window_s - self.clock()
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._recent(address).append(self.clock())
+            self._failures.move_to_end(address)
+            while len(self._failures) > self.max_addresses:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, address: str) -> None:
+        with self._lock:
+            self._failures.pop(address, None)
+
+    def _recent(self, address: str) -> deque[float]:
+        failures = self._failures.setdefault(address, deque())
+        oldest_kept = self.clock() - self.window_s
+        while failures and failures[0] <= oldest_kept:
+            failures.popleft()
+        return failures
+
+
+@blueprint.record_once
+def _add_login_throttle(state: BlueprintSetupState) -> None:
+    state.app.extensions[LOGIN_THROTTLE] = LoginThrottle()
+
+
+def login_throttle() -> LoginThrottle:
+    throttle: LoginThrottle = current_app.extensions[LOGIN_THROTTLE]
+    return throttle
+
+
+@blueprint.context_processor
+def _logout_form() -> dict[str, str]:
+    return {"logout_csrf": _logout_csrf(request.cookies.get(UI_SESSION_COOKIE, ""))}
+
+
+def _logout_csrf(session_id: str) -> str:
+    """The logout form's CSRF token: derived from the session id, which only its browser knows,
+    so nothing more needs storing. Empty without a session (then there is nothing to end)."""
+    if not session_id:
+        return ""
+    return hmac.new(session_id.encode(), b"mirror ui logout", hashlib.sha256).hexdigest()
 
 
 @blueprint.after_request
@@ -127,36 +216,73 @@ def flow_page(name: str) -> BaseResponse | str | tuple[str, int]:
 
 
 @blueprint.get("/login")
-def login_form() -> str:
-    return _login_page(None)
+def login_form() -> Response:
+    return _login_page(None, 200)
 
 
-def _login_page(error: str | None) -> str:
-    return render_template("ui/login.html", error=error, refresh_s=None, now=_clock(time.time()))
+def _login_page(error: str | None, status: int, headers: dict[str, str] | None = None) -> Response:
+    """The login form, with its CSRF token in the form and in a cookie; one token per browser, not
+    per page load, so two open login tabs both work."""
+    csrf = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if len(csrf) != CSRF_LENGTH or not csrf.isascii():
+        csrf = secrets.token_urlsafe(CSRF_BYTES)
+    page = render_template("ui/login.html", csrf=csrf, error=error, refresh_s=None, now=_clock(time.time()))
+    response = make_response(page, status, headers or {})
+    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, **_cookie_flags(path="/ui/login"))
+    return response
 
 
 @blueprint.post("/login")
-def login() -> BaseResponse | tuple[str, int]:
+def login() -> BaseResponse:
+    address = request.remote_addr or "unknown"
+    wait_s = login_throttle().retry_after_s(address)
+    if wait_s > 0:
+        retry_after = str(int(wait_s) + 1)
+        message = f"Too many failed logins from {address}: try again in {retry_after} s"
+        return _login_page(message, 429, {"Retry-After": retry_after})
+    csrf = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    sent = request.form.get(CSRF_FIELD, "")
+    if not csrf or not hmac.compare_digest(sent.encode(), csrf.encode()):
+        return _login_page("The login form expired or came from another page: log in again", 403)
     token = request.form.get("token", "").strip()
-    if not token or store().authenticate(token) is None:
-        page = render_template(
-            "ui/login.html", error="Invalid or revoked token", refresh_s=None, now=_clock(time.time())
-        )
-        return page, 401
+    record = store().authenticate(token) if token else None
+    if record is None:
+        login_throttle().failed(address)
+        return _login_page("Invalid or revoked token", 401)
+    login_throttle().succeeded(address)
+    previous = request.cookies.get(UI_SESSION_COOKIE)
+    if previous:
+        store().ui_sessions.delete(previous)
+    session_id = store().ui_sessions.create(record.id, SESSION_LIFETIME)
     response = redirect(url_for("ui.overview"))
     response.set_cookie(
-        UI_TOKEN_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure, path="/ui"
+        UI_SESSION_COOKIE,
+        session_id,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        **_cookie_flags(path="/ui"),
     )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, **_cookie_flags(path="/ui/login"))
+    response.delete_cookie(LEGACY_TOKEN_COOKIE, **_cookie_flags(path="/ui"))
     return response
 
 
 @blueprint.post("/logout")
 def logout() -> BaseResponse:
+    session_id = request.cookies.get(UI_SESSION_COOKIE, "")
+    if session_id:
+        sent = request.form.get(CSRF_FIELD, "")
+        if not hmac.compare_digest(sent.encode(), _logout_csrf(session_id).encode()):
+            return _login_page("Log out with the dashboard's own Log out button", 403)
+        store().ui_sessions.delete(session_id)
     response = make_response(redirect(url_for("ui.login_form")))
-    response.delete_cookie(
-        UI_TOKEN_COOKIE, path="/ui", httponly=True, samesite="Strict", secure=request.is_secure
-    )
+    response.delete_cookie(UI_SESSION_COOKIE, **_cookie_flags(path="/ui"))
+    response.delete_cookie(LEGACY_TOKEN_COOKIE, **_cookie_flags(path="/ui"))
     return response
+
+
+def _cookie_flags(path: str) -> dict[str, Any]:
+    """Unreadable by scripts, never sent by another site's request, Secure over HTTPS."""
+    return {"path": path, "httponly": True, "samesite": "Strict", "secure": request.is_secure}
 
 
 # ---- view models ----------------------------------------------------------------------------------

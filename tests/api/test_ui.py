@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from mirror.api.ui import READINESS_RULES
+from mirror.api.ui import (
+    FAILED_LOGIN_WINDOW_S,
+    LOGIN_THROTTLE,
+    MAX_FAILED_LOGINS,
+    READINESS_RULES,
+    LoginThrottle,
+)
 from mirror.lag import FlowLag, GroupLag, PartitionLag
 from mirror.store.records import Role, TargetState
 from mirror.store.store import Store
@@ -277,44 +285,208 @@ def test_names_are_escaped_and_pages_carry_a_content_security_policy(api: Api, s
     assert b"\\u003c/script\\u003e\\u003cscript\\u003ealert(1)" in flow_page.data
 
 
-def test_with_tokens_pages_need_a_login_and_the_cookie_is_locked_down(tmp_path: Path) -> None:
-    with Store.open(f"sqlite:///{tmp_path / 'auth.db'}") as store:
-        _record, token = store.create_token("viewer", Role.READ, actor="cli")
-        client = build_api(store, auth_required=True).app.test_client()
-        for path in ("/ui", "/ui/flows/anything"):
-            page = client.get(path)
-            assert page.status_code == 302 and page.headers["Location"].endswith("/ui/login"), path
-        assert client.get("/connectors").status_code == 401  # the JSON API answers as before
-        assert client.get("/ui/login").status_code == 200
-        with client.get("/ui/static/ui.css") as asset:
-            assert asset.status_code == 200
-        refused = client.post("/ui/login", data={"token": "mirror.wrong-secret"})
-        assert refused.status_code == 401
-        assert b"Invalid or revoked token" in refused.data and b"wrong-secret" not in refused.data
-        assert "Set-Cookie" not in refused.headers
-        client.set_cookie("mirror_token", "mirror.forged", path="/ui")
-        assert client.get("/ui").status_code == 302
-        accepted = client.post("/ui/login", data={"token": token})
-        assert accepted.status_code == 302 and accepted.headers["Location"].endswith("/ui/")
-        cookie = accepted.headers["Set-Cookie"]
-        assert cookie.startswith(f"mirror_token={token};")
-        assert all(flag in cookie for flag in ("HttpOnly", "SameSite=Strict", "Path=/ui"))
-        assert "Secure" not in cookie  # plain http here: a Secure cookie would never come back
-        viewed = client.get("/ui")
-        assert viewed.status_code == 200 and b"<h1>Flows</h1>" in viewed.data  # a read token may view
-        assert token.encode() not in viewed.data
-        assert client.get("/connectors").status_code == 401  # the cookie is for pages only
-        logged_out = client.post("/ui/logout")
-        assert logged_out.status_code == 302 and logged_out.headers["Location"].endswith("/ui/login")
-        cleared = logged_out.headers["Set-Cookie"]
-        assert cleared.startswith("mirror_token=;") and "Max-Age=0" in cleared and "Path=/ui" in cleared
-        assert client.get("/ui").status_code == 302
+def login_csrf(client: FlaskClient, base_url: str = "http://localhost") -> str:
+    """The CSRF token of the login form (its cookie stays in ``client``)."""
+    form = client.get("/ui/login", base_url=base_url)
+    assert form.status_code == 200
+    (field,) = elements(form.get_data(as_text=True), "input", name="csrf")
+    return field.attributes["value"]
 
 
-def test_over_https_the_cookie_is_secure(tmp_path: Path) -> None:
-    with Store.open(f"sqlite:///{tmp_path / 'auth.db'}") as store:
-        _record, token = store.create_token("viewer", Role.READ, actor="cli")
-        client = build_api(store, auth_required=True).app.test_client()
-        accepted = client.post("/ui/login", data={"token": token}, base_url="https://mirror.example")
-        assert accepted.status_code == 302
-        assert "; Secure" in accepted.headers["Set-Cookie"]
+def logout_csrf(client: FlaskClient) -> str:
+    """The CSRF token of the Log out button on a dashboard page."""
+    page = client.get("/ui")
+    assert page.status_code == 200
+    (field,) = [
+        element
+        for element in elements(page.get_data(as_text=True), "input", name="csrf")
+        if element.within(**{"class": "logout"})
+    ]
+    return field.attributes["value"]
+
+
+def session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("mirror_session", path="/ui")
+    assert cookie is not None
+    return cookie.value
+
+
+@pytest.fixture
+def secured_ui(store: Store) -> tuple[FlaskClient, str, str]:
+    """A client of the app with tokens, the read token's secret and its id."""
+    record, token = store.create_token("viewer", Role.READ, actor="cli")
+    return build_api(store, auth_required=True).app.test_client(), token, record.id
+
+
+def test_with_tokens_pages_need_a_login_and_the_cookie_is_locked_down(
+    secured_ui: tuple[FlaskClient, str, str],
+) -> None:
+    client, token, _token_id = secured_ui
+    for path in ("/ui", "/ui/flows/anything"):
+        page = client.get(path)
+        assert page.status_code == 302 and page.headers["Location"].endswith("/ui/login"), path
+    assert client.get("/connectors").status_code == 401  # the JSON API answers as before
+    with client.get("/ui/static/ui.css") as asset:
+        assert asset.status_code == 200
+    csrf = login_csrf(client)
+    refused = client.post("/ui/login", data={"token": "mirror.wrong-secret", "csrf": csrf})
+    assert refused.status_code == 401
+    assert b"Invalid or revoked token" in refused.data and b"wrong-secret" not in refused.data
+    assert client.get_cookie("mirror_session", path="/ui") is None
+    client.set_cookie("mirror_session", "forged", path="/ui")
+    assert client.get("/ui").status_code == 302
+    client.set_cookie("mirror_token", token, path="/ui")  # what earlier versions kept: no longer a key
+    assert client.get("/ui").status_code == 302
+    accepted = client.post("/ui/login", data={"token": token, "csrf": csrf})
+    assert accepted.status_code == 302 and accepted.headers["Location"].endswith("/ui/")
+    cookies = accepted.headers.getlist("Set-Cookie")
+    (session,) = [cookie for cookie in cookies if cookie.startswith("mirror_session=")]
+    assert all(flag in session for flag in ("HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=43200"))
+    assert "Secure" not in session  # plain http here: a Secure cookie would never come back
+    assert all(token not in cookie for cookie in cookies)
+    assert any(cookie.startswith("mirror_token=;") and "Max-Age=0" in cookie for cookie in cookies)
+    viewed = client.get("/ui")
+    assert viewed.status_code == 200 and b"<h1>Flows</h1>" in viewed.data  # a read token may view
+    assert token.encode() not in viewed.data
+    assert client.get("/connectors").status_code == 401  # the cookie is for pages only
+    logged_out = client.post("/ui/logout", data={"csrf": logout_csrf(client)})
+    assert logged_out.status_code == 302 and logged_out.headers["Location"].endswith("/ui/login")
+    cleared = [cookie for cookie in logged_out.headers.getlist("Set-Cookie") if "mirror_session=" in cookie]
+    assert (
+        cleared[0].startswith("mirror_session=;") and "Max-Age=0" in cleared[0] and "Path=/ui" in cleared[0]
+    )
+    assert client.get("/ui").status_code == 302
+
+
+def test_the_cookie_holds_a_session_id_whose_hash_alone_is_stored_and_logout_ends_it(
+    store: Store, secured_ui: tuple[FlaskClient, str, str]
+) -> None:
+    client, token, token_id = secured_ui
+    client.post("/ui/login", data={"token": token, "csrf": login_csrf(client)})
+    session_id = session_cookie(client)
+    assert session_id != token and token_id not in session_id and len(session_id) >= 43
+    with store.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT id_hash, token_id FROM ui_sessions").all()
+    assert [tuple(row) for row in rows] == [(hashlib.sha256(session_id.encode()).hexdigest(), token_id)]
+    assert store.ui_sessions.authenticate(session_id) is not None
+    client.post("/ui/logout", data={"csrf": logout_csrf(client)})
+    assert store.ui_sessions.authenticate(session_id) is None  # gone from the server, not only the browser
+    replay = build_api(store, auth_required=True).app.test_client()
+    replay.set_cookie("mirror_session", session_id, path="/ui")
+    assert replay.get("/ui").status_code == 302
+
+
+def test_a_revoked_tokens_sessions_stop_working_at_once(
+    store: Store, secured_ui: tuple[FlaskClient, str, str]
+) -> None:
+    client, token, token_id = secured_ui
+    client.post("/ui/login", data={"token": token, "csrf": login_csrf(client)})
+    assert client.get("/ui").status_code == 200
+    store.revoke_token(token_id, actor="cli")
+    page = client.get("/ui")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/ui/login")
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM ui_sessions").scalar() == 0
+
+
+def test_sessions_expire(store: Store, secured_ui: tuple[FlaskClient, str, str]) -> None:
+    _client, _token, token_id = secured_ui
+    expired = store.ui_sessions.create(token_id, timedelta(seconds=-1))
+    live = store.ui_sessions.create(token_id, timedelta(minutes=5))
+    assert store.ui_sessions.authenticate(expired) is None
+    record = store.ui_sessions.authenticate(live)
+    assert record is not None and record.name == "viewer"
+    with store.engine.connect() as connection:  # the next login swept the expired one away
+        assert connection.exec_driver_sql("SELECT count(*) FROM ui_sessions").scalar() == 1
+
+
+def test_login_needs_the_forms_csrf_token(store: Store, secured_ui: tuple[FlaskClient, str, str]) -> None:
+    client, token, _token_id = secured_ui
+    csrf = login_csrf(client)
+    for form in ({"token": token}, {"token": token, "csrf": ""}, {"token": token, "csrf": csrf[:-1] + "x"}):
+        refused = client.post("/ui/login", data=form)
+        assert refused.status_code == 403, form
+        assert b"The login form expired or came from another page" in refused.data
+        assert client.get_cookie("mirror_session", path="/ui") is None
+    # The right value without the cookie: another page that learned a token still cannot use it.
+    cookieless = build_api(store, auth_required=True).app.test_client()
+    assert cookieless.post("/ui/login", data={"token": token, "csrf": csrf}).status_code == 403
+    # A second tab's form carries the same token, so both work.
+    assert login_csrf(client) == csrf
+    assert client.post("/ui/login", data={"token": token, "csrf": csrf}).status_code == 302
+
+
+def test_login_and_logout_from_another_site_are_refused(secured_ui: tuple[FlaskClient, str, str]) -> None:
+    client, token, _token_id = secured_ui
+    csrf = login_csrf(client)
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        login = client.post("/ui/login", data={"token": token, "csrf": csrf}, headers=headers)
+        assert login.status_code == 403, headers
+        assert client.get_cookie("mirror_session", path="/ui") is None
+    own = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/ui/login", data={"token": token, "csrf": csrf}, headers=own).status_code == 302
+    logout = logout_csrf(client)
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        assert client.post("/ui/logout", data={"csrf": logout}, headers=headers).status_code == 403
+    assert client.get("/ui").status_code == 200  # still logged in
+    assert client.post("/ui/logout", data={"csrf": logout}, headers=own).status_code == 302
+
+
+def test_logout_needs_the_sessions_csrf_token(secured_ui: tuple[FlaskClient, str, str]) -> None:
+    client, token, _token_id = secured_ui
+    client.post("/ui/login", data={"token": token, "csrf": login_csrf(client)})
+    for form in ({}, {"csrf": "0" * 64}):
+        refused = client.post("/ui/logout", data=form)
+        assert refused.status_code == 403
+        assert b"Log out with the dashboard" in refused.data
+    assert client.get("/ui").status_code == 200
+    assert client.post("/ui/logout", data={"csrf": logout_csrf(client)}).status_code == 302
+    assert client.get("/ui").status_code == 302
+
+
+def test_failed_logins_are_limited_per_address_and_lock_out_the_right_token_too(
+    secured_ui: tuple[FlaskClient, str, str],
+) -> None:
+    client, token, _token_id = secured_ui
+    throttle = client.application.extensions[LOGIN_THROTTLE]
+    assert isinstance(throttle, LoginThrottle)
+    now = [1000.0]
+    throttle.clock = lambda: now[0]
+    csrf = login_csrf(client)
+    attacker = {"REMOTE_ADDR": "10.0.0.7"}
+    for attempt in range(MAX_FAILED_LOGINS):
+        wrong = client.post("/ui/login", data={"token": f"x.{attempt}", "csrf": csrf}, environ_base=attacker)
+        assert wrong.status_code == 401, attempt
+        now[0] += 1
+    locked = client.post("/ui/login", data={"token": token, "csrf": csrf}, environ_base=attacker)
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) == FAILED_LOGIN_WINDOW_S - MAX_FAILED_LOGINS + 1
+    assert b"Too many failed logins from 10.0.0.7" in locked.data
+    assert client.get_cookie("mirror_session", path="/ui") is None
+    now[0] = 1000.0 + FAILED_LOGIN_WINDOW_S - 1  # the first failure is still in the window
+    assert (
+        client.post("/ui/login", data={"token": token, "csrf": csrf}, environ_base=attacker).status_code
+        == 429
+    )
+    other = {"REMOTE_ADDR": "10.0.0.8"}  # counted per address: a colleague is not locked out
+    assert (
+        client.post("/ui/login", data={"token": token, "csrf": csrf}, environ_base=other).status_code == 302
+    )
+    client.post("/ui/logout", data={"csrf": logout_csrf(client)})
+    now[0] = 1000.0 + FAILED_LOGIN_WINDOW_S  # the first failure left the window
+    csrf = login_csrf(client)
+    assert (
+        client.post("/ui/login", data={"token": token, "csrf": csrf}, environ_base=attacker).status_code
+        == 302
+    )
+
+
+def test_over_https_the_cookie_is_secure_and_hsts_is_sent(secured_ui: tuple[FlaskClient, str, str]) -> None:
+    client, token, _token_id = secured_ui
+    https = "https://mirror.example"
+    csrf = login_csrf(client, base_url=https)
+    accepted = client.post("/ui/login", data={"token": token, "csrf": csrf}, base_url=https)
+    assert accepted.status_code == 302
+    assert all("; Secure" in cookie for cookie in accepted.headers.getlist("Set-Cookie"))
+    assert accepted.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in client.get("/ui/login").headers
