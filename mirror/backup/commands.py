@@ -307,11 +307,30 @@ def run_backup_command(args: argparse.Namespace) -> int:
         return _verify(args)
     if args.backup_command == "prune":
         return _prune(args)
-    return _guarded(lambda: _backup(args))
+    return _guarded(lambda: _located_in_client_config(args, lambda: _backup(args)))
 
 
 def run_restore_command(args: argparse.Namespace) -> int:
-    return _guarded(lambda: _restore(args))
+    return _guarded(lambda: _located_in_client_config(args, lambda: _restore(args)))
+
+
+def _located_in_client_config(args: argparse.Namespace, run: Callable[[], int]) -> int:
+    """Runs ``run``; errors about keys read from ``--client-config`` name its file and line (a key
+    that ``--set`` replaced keeps its bare name)."""
+    try:
+        return run()
+    except ConfigErrors as failure:
+        path: Path | None = args.client_config
+        if path is None:
+            raise
+        lines = {entry.key: entry.line for entry in parse_properties(path.read_text(encoding="utf-8"))}
+        replaced = {item.partition("=")[0].strip() for item in args.set}
+        raise ConfigErrors(
+            error.relocated(source=str(path), line=lines[error.key])
+            if error.key in lines and error.key not in replaced and error.source is None
+            else error
+            for error in failure.errors
+        ) from None
 
 
 def _guarded(run: Callable[[], int]) -> int:

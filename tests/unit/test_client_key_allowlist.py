@@ -3,7 +3,10 @@ the source of the config, and the values librdkafka would refuse when a client s
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import botocore.exceptions
 import confluent_kafka
@@ -170,6 +173,61 @@ class TestMm2Properties:
             resolve_mm2(parse_properties(TWO_CLUSTERS + line + "\n"))
         key = line.split(" = ", maxsplit=1)[0]
         assert {(error.key, error.line) for error in raised.value.errors} == {(key, 5)}
+
+
+class TestCommandLine:
+    """Every command that reads a config file refuses a code-loading key with exit 2, naming the file,
+    the line and the key, before it connects anywhere (the clusters here do not exist)."""
+
+    @pytest.mark.parametrize(
+        "command",
+        [
+            ["run", "{mm2}"],
+            ["failover", "--config", "{mm2}", "--from", "A", "--to", "B"],
+            ["lag", "--config", "{mm2}", "--once"],
+            [
+                "backup",
+                "--bootstrap-servers",
+                "127.0.0.1:1",
+                "--client-config",
+                "{client}",
+                "--to",
+                "s3://bkt/p",
+            ],
+            [
+                "restore",
+                "--bootstrap-servers",
+                "127.0.0.1:1",
+                "--client-config",
+                "{client}",
+                "--from",
+                "s3://bkt/p",
+            ],
+        ],
+    )
+    def test_exit_2_naming_file_line_and_key(self, command: list[str], tmp_path: Path) -> None:
+        mm2 = tmp_path / "mm2.properties"
+        mm2.write_text(
+            "clusters = A, B\nA.bootstrap.servers = 127.0.0.1:1\nB.bootstrap.servers = 127.0.0.1:2\n"
+            "A->B.enabled = true\nA->B.target.admin.plugin.library.paths = ./evil.so\n"
+        )
+        client = tmp_path / "client.properties"
+        client.write_text("security.protocol = PLAINTEXT\nconsumer.plugin.library.paths = ./evil.so\n")
+        argv = [part.format(mm2=mm2, client=client) for part in command]
+        result = subprocess.run(
+            [sys.executable, "-m", "mirror.cli", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        expected = (
+            f"{mm2}:5: A->B.target.admin.plugin.library.paths: may not be set"
+            if "{mm2}" in command
+            else f"{client}:2: consumer.plugin.library.paths: may not be set"
+        )
+        assert expected in result.stderr
 
 
 class TestUrlCredentials:
