@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import botocore.exceptions
@@ -33,6 +34,8 @@ from mirror.config.librdkafka import (
 from mirror.config.mm2 import resolve_mm2
 from mirror.config.properties import parse_properties
 from mirror.s3.store import ObjectStore, S3StorageError
+from mirror.service.effective import resolve
+from mirror.store.records import ClusterProfile
 from tests import made_up
 
 
@@ -173,6 +176,37 @@ class TestMm2Properties:
             resolve_mm2(parse_properties(TWO_CLUSTERS + line + "\n"))
         key = line.split(" = ", maxsplit=1)[0]
         assert {(error.key, error.line) for error in raised.value.errors} == {(key, 5)}
+
+
+class TestStoredProfiles:
+    """A profile stored before the allow-list existed is refused where the runtime resolves a
+    connector that uses it, before any client is built."""
+
+    @staticmethod
+    def profile(name: str, config: dict[str, str]) -> ClusterProfile:
+        now = datetime.now(UTC)
+        return ClusterProfile(name, f"{name}:9092", config, {}, now, now)
+
+    def test_s3_connectors_through_kafka_cluster_alias(self) -> None:
+        clusters = {"k": self.profile("k", {"plugin.library.paths": "./evil.so"})}
+        config = {"kafka.cluster.alias": "k", "s3.bucket.name": "backups"}
+        with pytest.raises(ConfigErrors) as raised:
+            resolve("backup", "S3SinkConnector", config, clusters)
+        assert {error.key for error in raised.value.errors} == {
+            "consumer.plugin.library.paths",
+            "admin.plugin.library.paths",
+        }
+        assert all("may not be set" in error.message for error in raised.value.errors)
+
+    def test_mm2_connectors_through_their_cluster_aliases(self) -> None:
+        clusters = {
+            "A": self.profile("A", {"ssl.engine.location": "./engine.so"}),
+            "B": self.profile("B", {}),
+        }
+        config = {"source.cluster.alias": "A", "target.cluster.alias": "B"}
+        with pytest.raises(ConfigErrors) as raised:
+            resolve("flow", "MirrorSourceConnector", config, clusters)
+        assert {error.key for error in raised.value.errors} == {"source.cluster.ssl.engine.location"}
 
 
 class TestCommandLine:
