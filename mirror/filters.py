@@ -2,16 +2,27 @@
 
 MM2 reads each filter as a Connect LIST, joins the entries with ``|``, compiles the result as a
 *Java* regex and applies it with ``Matcher.matches()`` (a full match). An empty list matches nothing.
-Java regex syntax is translated to Python's here, and constructs Python cannot express exactly are
-rejected with a ConfigError naming the key rather than silently matching something else.
+
+Filters are matched with RE2 (google-re2), whose time is linear in the name's length, never with a
+backtracking engine: a name is matched while the GIL is held, so one pathological pattern such as
+``(a+)+$`` against a 249-character topic name would otherwise freeze every thread of the process.
+Java syntax is translated to RE2's here. Constructs that need backtracking (back references,
+lookahead and lookbehind, possessive quantifiers, atomic groups) and constructs RE2 cannot express
+exactly are refused with a ConfigError naming the key, never matched by a slower engine or silently
+matched differently. Two narrow differences remain, both outside the characters a topic name may
+hold: ``(?i)`` also folds non-ASCII letters (Java folds ASCII only), and in ``(?m)`` mode ``^``
+and ``$`` see only ``\\n`` as a line end.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+# google-re2 ships no type stubs or py.typed marker; _LinearPattern below is the one typed door to it.
+import re2  # type: ignore[import-untyped]
 
 from mirror.config.errors import ConfigError, ConfigErrors
 
@@ -63,7 +74,7 @@ def parse_connect_list(value: str) -> tuple[str, ...]:
 
 
 class _UnsupportedRegexError(Exception):
-    """A Java regex construct with no exact Python equivalent."""
+    """A Java regex construct with no exact RE2 equivalent."""
 
 
 # POSIX classes are ASCII-only in Java unless UNICODE_CHARACTER_CLASS is set, so they translate exactly.
@@ -82,34 +93,63 @@ _POSIX_CLASS_BODIES = {
     "XDigit": "0-9a-fA-F",
     "Space": " \\t\\n\\x0b\\f\\r",
 }
-_HORIZONTAL_SPACE_BODY = " \\t\\xa0\\u1680\\u180e\\u2000-\\u200a\\u202f\\u205f\\u3000"
-_VERTICAL_SPACE_BODY = "\\n\\x0b\\f\\r\\x85\\u2028\\u2029"
+# Java's \s includes \x0b, RE2's does not; so \s and \S are spelled out.
+_JAVA_SPACE_BODY = _POSIX_CLASS_BODIES["Space"]
+_HORIZONTAL_SPACE_BODY = " \\t\\x{a0}\\x{1680}\\x{180e}\\x{2000}-\\x{200a}\\x{202f}\\x{205f}\\x{3000}"
+_VERTICAL_SPACE_BODY = "\\n\\x0b\\f\\r\\x{85}\\x{2028}\\x{2029}"
 _LINEBREAK = "(?:\\r\\n|[" + _VERTICAL_SPACE_BODY + "])"
-_JAVA_END_BEFORE_TERMINATOR = "(?=(?:\\r\\n|[\\n\\r\\x85\\u2028\\u2029])?\\Z)"
-_OUTSIDE_CLASS_ESCAPES = {
-    "R": _LINEBREAK,
-    "z": "\\Z",
-    "Z": _JAVA_END_BEFORE_TERMINATOR,
-    "b": "\\b",
-    "B": "\\B",
-    "A": "\\A",
-}
-_CLASS_SHORTHANDS = frozenset("dDsSwW")
+# Java's "." stops at every line terminator unless DOTALL; RE2's only at "\n".
+_JAVA_DOT = "[^\\n\\r\\x{85}\\x{2028}\\x{2029}]"
+_OUTSIDE_CLASS_ESCAPES = {"R": _LINEBREAK, "z": "\\z", "b": "\\b", "B": "\\B", "A": "\\A"}
+_NEGATABLE_SHORTHANDS = frozenset("dDwW")
 _SIMPLE_CONTROL_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f", "a": "\x07", "e": "\x1b"}
 _INLINE_FLAGS = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?([:)])")
 _NAMED_GROUP = re.compile(r"\(\?<([a-zA-Z][a-zA-Z0-9]*)>")
-_NAMED_BACKREFERENCE = re.compile(r"\\k<([a-zA-Z][a-zA-Z0-9]*)>")
-_SUPPORTED_FLAGS = frozenset("imsx")
+_REPETITION = re.compile(r"\{([0-9]+)(,([0-9]*))?\}")
+# RE2 refuses larger counts (its program would grow with the count); Java would accept them.
+_MAX_REPETITION = 1000
+# RE2 has no (?x): Java's comment mode is refused rather than read as literal blanks.
+_SUPPORTED_FLAGS = frozenset("ims")
+_BACKTRACKING_GROUPS = {
+    "(?=": "lookahead (?=...)",
+    "(?!": "negative lookahead (?!...)",
+    "(?<=": "lookbehind (?<=...)",
+    "(?<!": "negative lookbehind (?<!...)",
+    "(?>": "atomic group (?>...)",
+}
 _OCTAL = frozenset("01234567")
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
+def _needs_backtracking(construct: str) -> _UnsupportedRegexError:
+    return _UnsupportedRegexError(
+        f"{construct} needs a backtracking regex engine; mirror matches filters in linear time "
+        "(RE2) so that no name can stall the process"
+    )
+
+
+def _literal(char: str) -> str:
+    """``char`` as an RE2 atom that matches exactly it, in or outside a character class."""
+    if char.isascii() and (char.isalnum() or char == "_"):
+        return char
+    if char.isascii() and char.isprintable() and char != " ":
+        return "\\" + char  # RE2 reads any escaped ASCII punctuation as itself
+    return f"\\x{{{ord(char):x}}}"
+
+
 @dataclass
 class _GroupFrame:
-    # Java lets "(?i)" appear anywhere and apply to the rest of the enclosing group; Python 3.11 only
-    # accepts global flags at the very start, so each one becomes a scoped "(?i:" group that is closed
-    # (and reopened after every "|") within the enclosing group.
+    # Java lets "(?i)" appear anywhere and apply to the rest of the enclosing group; each one becomes a
+    # scoped "(?i:" group that is closed (and reopened after every "|") within the enclosing group.
     scoped_flags: list[str] = field(default_factory=list)
+    # Whether DOTALL is on at this point of the group: it decides what "." translates to.
+    dotall: bool = False
+
+
+def _with_flags(dotall: bool, enabled: str, disabled: str) -> bool:
+    if "s" in disabled:
+        return False
+    return dotall or "s" in enabled
 
 
 class _JavaRegexTranslator:
@@ -118,6 +158,7 @@ class _JavaRegexTranslator:
         self._index = 0
         self._out: list[str] = []
         self._frames: list[_GroupFrame] = [_GroupFrame()]
+        self._group_names: set[str] = set()
 
     def translate(self) -> str:
         pattern = self._pattern
@@ -136,30 +177,123 @@ class _JavaRegexTranslator:
                 self._out.append(")" * len(frame.scoped_flags) + "|")
                 self._out.extend(f"(?{flags}:" for flags in frame.scoped_flags)
                 self._index += 1
+            elif char in "*+?{":
+                self._out.append(self._quantifier())
+            elif char == "$":
+                self._index += 1
+                self._out.append(self._end_anchor("$"))
+            elif char == ".":
+                self._index += 1
+                self._out.append("(?s:.)" if self._frames[-1].dotall else _JAVA_DOT)
             else:
-                self._out.append(char)
+                self._out.append(char if char in "^" else _literal(char))
                 self._index += 1
         self._out.append(")" * len(self._frames[0].scoped_flags))
         return "".join(self._out)
 
+    def _quantifier(self) -> str:
+        pattern = self._pattern
+        if pattern[self._index] == "{":
+            repetition = _REPETITION.match(pattern, self._index)
+            if repetition is None:
+                raise _UnsupportedRegexError(
+                    f"illegal repetition at index {self._index} (write \\{{ for a brace)"
+                )
+            low = int(repetition.group(1))
+            high = int(repetition.group(3)) if repetition.group(3) else low
+            if max(low, high) > _MAX_REPETITION:
+                raise _UnsupportedRegexError(
+                    f"repetition count {repetition.group(0)} is over {_MAX_REPETITION}, the most RE2 allows"
+                )
+            if repetition.group(2) and repetition.group(3) and high < low:
+                raise _UnsupportedRegexError(f"illegal repetition range {repetition.group(0)}")
+            quantifier = repetition.group(0)
+            self._index = repetition.end()
+        else:
+            quantifier = pattern[self._index]
+            self._index += 1
+        if pattern.startswith("+", self._index):
+            raise _needs_backtracking(f"possessive quantifier {quantifier}+")
+        if pattern.startswith("?", self._index):
+            self._index += 1
+            return quantifier + "?"
+        return quantifier
+
+    def _end_anchor(self, spelled: str) -> str:
+        # Java's "$" and "\Z" also match before a final line terminator, which a full match can then
+        # only consume if more pattern follows; RE2 has no lookahead for that. Where the anchor ends
+        # the whole match, it means exactly "end of name", so it is accepted there only.
+        if not self._ends_the_match(self._index):
+            raise _UnsupportedRegexError(
+                f"{spelled} is supported only at the end of the pattern or of a top-level alternative"
+            )
+        return "\\z"
+
+    def _ends_the_match(self, index: int) -> bool:
+        pattern = self._pattern
+        depth = len(self._frames) - 1
+        while index < len(pattern):
+            char = pattern[index]
+            if char == ")":
+                depth -= 1
+                index += 1
+            elif char == "|" and depth <= 0:
+                return True
+            elif char == "|":
+                index = self._skip_to_group_end(index + 1)
+            else:
+                return False
+        return True
+
+    def _skip_to_group_end(self, index: int) -> int:
+        """Index of the ``)`` closing the group that ``index`` is in (or the pattern's end)."""
+        pattern = self._pattern
+        depth = 0
+        while index < len(pattern):
+            char = pattern[index]
+            if char == "\\":
+                quoted_end = pattern.find("\\E", index) if pattern.startswith("\\Q", index) else -1
+                index = (len(pattern) if quoted_end < 0 else quoted_end) + 2
+                continue
+            if char == "[":
+                index = pattern.find("]", index + 2)
+                if index < 0:
+                    return len(pattern)
+            elif char == "(":
+                depth += 1
+            elif char == ")":
+                if depth == 0:
+                    return index
+                depth -= 1
+            index += 1
+        return len(pattern)
+
     def _open_group(self) -> None:
         pattern = self._pattern
         rest = pattern[self._index :]
+        current = self._frames[-1]
         if not rest.startswith("(?"):
             self._out.append("(")
-            self._frames.append(_GroupFrame())
+            self._frames.append(_GroupFrame(dotall=current.dotall))
             self._index += 1
             return
-        for plain in ("(?=", "(?!", "(?<=", "(?<!", "(?:", "(?>"):
-            if rest.startswith(plain):
-                self._out.append(plain)
-                self._frames.append(_GroupFrame())
-                self._index += len(plain)
-                return
+        for opening, construct in _BACKTRACKING_GROUPS.items():
+            if rest.startswith(opening):
+                raise _needs_backtracking(construct)
+        if rest.startswith("(?:"):
+            self._out.append("(?:")
+            self._frames.append(_GroupFrame(dotall=current.dotall))
+            self._index += 3
+            return
         named = _NAMED_GROUP.match(rest)
         if named:
-            self._out.append(f"(?P<{named.group(1)}>")
-            self._frames.append(_GroupFrame())
+            name = named.group(1)
+            if name in self._group_names:
+                raise _UnsupportedRegexError(f"named capturing group <{name}> is already defined")
+            self._group_names.add(name)
+            # Without back references, what a group captures never matters: it only groups.
+            self._out.append("(?:")
+            self._frames.append(_GroupFrame(dotall=current.dotall))
             self._index += named.end()
             return
         flags = _INLINE_FLAGS.match(rest)
@@ -169,23 +303,25 @@ class _JavaRegexTranslator:
         unsupported = sorted(set(enabled + disabled) - _SUPPORTED_FLAGS)
         if unsupported:
             raise _UnsupportedRegexError(
-                f"inline flag(s) {''.join(unsupported)!r} have no Python equivalent (supported: i, m, s, x)"
+                f"inline flag(s) {''.join(unsupported)!r} are not supported (supported: i, m, s)"
             )
+        dotall = _with_flags(current.dotall, enabled, disabled)
         flag_text = enabled + (f"-{disabled}" if disabled else "")
         if not flag_text:
             flag_text = "-" if terminator == ")" else ""
         self._index += flags.end()
         if terminator == ":":
             self._out.append(f"(?{flag_text}:" if flag_text and flag_text != "-" else "(?:")
-            self._frames.append(_GroupFrame())
+            self._frames.append(_GroupFrame(dotall=dotall))
         elif flag_text != "-":
             self._out.append(f"(?{flag_text}:")
-            self._frames[-1].scoped_flags.append(flag_text)
+            current.scoped_flags.append(flag_text)
+            current.dotall = dotall
 
     def _close_group(self) -> None:
         self._index += 1
         if len(self._frames) == 1:
-            # Unbalanced: let Python's compiler report it in its own words.
+            # Unbalanced: let RE2 report it in its own words.
             self._out.append(")")
             return
         frame = self._frames.pop()
@@ -198,26 +334,26 @@ class _JavaRegexTranslator:
         code = pattern[self._index + 1]
         self._index += 2
         if code in _SIMPLE_CONTROL_ESCAPES:
-            return re.escape(_SIMPLE_CONTROL_ESCAPES[code])
-        if code in _CLASS_SHORTHANDS:
+            return _literal(_SIMPLE_CONTROL_ESCAPES[code])
+        if code in _NEGATABLE_SHORTHANDS:
             return "\\" + code
         handler = _ESCAPE_HANDLERS.get(code)
         if handler is not None:
             return handler(self, code, in_class)
         if code.isascii() and code.isalpha():
-            raise _UnsupportedRegexError(f"\\{code} has no Python equivalent")
-        return re.escape(code)
+            raise _UnsupportedRegexError(f"\\{code} has no RE2 equivalent")
+        return _literal(code)
 
     def _quoted(self, _code: str, _in_class: bool) -> str:
         pattern = self._pattern
         end = pattern.find("\\E", self._index)
         quoted = pattern[self._index :] if end < 0 else pattern[self._index : end]
         self._index = len(pattern) if end < 0 else end + 2
-        return "".join(re.escape(char) for char in quoted)
+        return "".join(_literal(char) for char in quoted)
 
     def _escaped_char(self, code: str, _in_class: bool) -> str:
         readers = {"0": self._octal, "x": self._hex_escape, "u": self._unicode_escape, "c": self._control}
-        return re.escape(chr(readers[code]()))
+        return _literal(chr(readers[code]()))
 
     def _control(self) -> int:
         if self._index >= len(self._pattern):
@@ -230,12 +366,22 @@ class _JavaRegexTranslator:
         end = pattern.find("}", self._index)
         if not pattern.startswith("{", self._index) or end < 0:
             raise _UnsupportedRegexError("\\N needs a {character name}")
-        name = pattern[self._index : end + 1]
+        name = pattern[self._index + 1 : end]
         self._index = end + 1
-        return "\\N" + name
+        try:
+            return _literal(unicodedata.lookup(name))
+        except KeyError:
+            raise _UnsupportedRegexError(f"unknown character name \\N{{{name}}}") from None
+
+    def _java_space(self, code: str, in_class: bool) -> str:
+        return self._spelled_class(code, _JAVA_SPACE_BODY, in_class)
 
     def _space_class(self, code: str, in_class: bool) -> str:
         body = _HORIZONTAL_SPACE_BODY if code in "hH" else _VERTICAL_SPACE_BODY
+        return self._spelled_class(code, body, in_class)
+
+    @staticmethod
+    def _spelled_class(code: str, body: str, in_class: bool) -> str:
         if code.islower():
             return body if in_class else f"[{body}]"
         if in_class:
@@ -246,25 +392,13 @@ class _JavaRegexTranslator:
         if in_class:
             raise _UnsupportedRegexError(f"\\{code} is not supported inside a character class")
         if code == "b" and self._pattern.startswith("{", self._index):
-            raise _UnsupportedRegexError("\\b{...} boundaries have no Python equivalent")
+            raise _UnsupportedRegexError("\\b{...} boundaries have no RE2 equivalent")
+        if code == "Z":
+            return self._end_anchor("\\Z")
         return _OUTSIDE_CLASS_ESCAPES[code]
 
-    def _named_backreference(self, _code: str, in_class: bool) -> str:
-        reference = _NAMED_BACKREFERENCE.match(self._pattern, self._index - 2)
-        if in_class or not reference:
-            raise _UnsupportedRegexError("\\k needs a <name> and cannot appear in a character class")
-        self._index = reference.end()
-        return f"(?P={reference.group(1)})"
-
-    def _backreference(self, code: str, in_class: bool) -> str:
-        if in_class:
-            raise _UnsupportedRegexError("back references cannot appear in a character class")
-        end = self._index
-        while end < len(self._pattern) and self._pattern[end].isdigit():
-            end += 1
-        digits = code + self._pattern[self._index : end]
-        self._index = end
-        return "\\" + digits
+    def _backreference(self, code: str, _in_class: bool) -> str:
+        raise _needs_backtracking(f"back reference \\{code}")
 
     def _property(self, code: str, in_class: bool) -> str:
         return self._property_class(negated=code == "P", in_class=in_class)
@@ -334,7 +468,7 @@ class _JavaRegexTranslator:
         spelled = f"\\{'P' if negated else 'p'}{{{name}}}"
         if body is None:
             raise _UnsupportedRegexError(
-                f"{spelled} has no Python equivalent (only POSIX classes are supported)"
+                f"{spelled} has no RE2 equivalent (only POSIX classes are supported)"
             )
         if not negated:
             return body if in_class else f"[{body}]"
@@ -367,7 +501,7 @@ class _JavaRegexTranslator:
                 code = pattern[self._index + 1 : self._index + 2]
                 translated = self._escape(in_class=True)
                 out.append(translated)
-                previous_is_single_char = code not in _CLASS_SHORTHANDS and code not in "pPhvQ"
+                previous_is_single_char = code not in _NEGATABLE_SHORTHANDS and code not in "sSpPhvQ"
             elif char == "-":
                 ends_class = pattern.startswith("]", self._index + 1)
                 is_range = previous_is_single_char and not ends_class
@@ -375,7 +509,7 @@ class _JavaRegexTranslator:
                 self._index += 1
                 previous_is_single_char = False
             else:
-                out.append(re.escape(char))
+                out.append(_literal(char))
                 self._index += 1
                 previous_is_single_char = True
         out.append("]")
@@ -392,20 +526,22 @@ _ESCAPE_HANDLERS: Mapping[str, _EscapeHandler] = {
     "N": _JavaRegexTranslator._character_name,
     "p": _JavaRegexTranslator._property,
     "P": _JavaRegexTranslator._property,
+    "s": _JavaRegexTranslator._java_space,
+    "S": _JavaRegexTranslator._java_space,
     "h": _JavaRegexTranslator._space_class,
     "H": _JavaRegexTranslator._space_class,
     "v": _JavaRegexTranslator._space_class,
     "V": _JavaRegexTranslator._space_class,
-    "k": _JavaRegexTranslator._named_backreference,
+    "k": _JavaRegexTranslator._backreference,
     **dict.fromkeys("123456789", _JavaRegexTranslator._backreference),
     **dict.fromkeys("RzZbBA", _JavaRegexTranslator._outside_class_only),
 }
 
 
 def translate_java_regex(pattern: str) -> str:
-    """Translate a Java regex to an equivalent Python one (to be compiled with ``re.ASCII``).
+    """Translate a Java regex to an equivalent RE2 one (matched as UTF-8).
 
-    Raises ValueError for constructs Python cannot express exactly.
+    Raises ValueError for constructs RE2 cannot express exactly, backtracking ones included.
     """
     try:
         return _JavaRegexTranslator(pattern).translate()
@@ -413,17 +549,37 @@ def translate_java_regex(pattern: str) -> str:
         raise ValueError(str(error)) from None
 
 
-def _compile_java(pattern: str) -> re.Pattern[str]:
-    translated = translate_java_regex(pattern)
-    # Java's \d, \w, \s and case folding are ASCII-only by default; re.ASCII gives the same classes.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", FutureWarning)
+class _LinearPattern:
+    """A compiled RE2 pattern matched against whole names: the typed wrapper around ``re2``."""
+
+    __slots__ = ("_regexp",)
+
+    def __init__(self, translated: str) -> None:
+        options = re2.Options()
+        # Errors are raised to the caller with the key; RE2 must not also print them to stderr.
+        options.log_errors = False
+        # Nothing reads submatches, and without them RE2 can always use its fastest (DFA) matcher.
+        options.never_capture = True
         try:
-            return re.compile(translated, re.ASCII)
-        except re.error as error:
-            raise ValueError(error.msg) from None
-        except FutureWarning as warning:
-            raise ValueError(str(warning)) from None
+            self._regexp = re2.compile(translated, options)
+        except re2.error as error:
+            message = _re2_message(error)
+            # RE2 quotes the translated pattern, which is not what the user wrote: the key's own
+            # value is shown by the caller instead.
+            raise ValueError(message.removesuffix(f": {translated}")) from None
+
+    def fullmatch(self, name: str) -> bool:
+        # "surrogatepass": a lone surrogate (which Java strings may hold) must not raise here.
+        return self._regexp.fullmatch(name.encode("utf-8", "surrogatepass")) is not None
+
+
+def _re2_message(error: Exception) -> str:
+    reason = error.args[0] if error.args else ""
+    return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+
+
+def _compile_java(pattern: str) -> _LinearPattern:
+    return _LinearPattern(translate_java_regex(pattern))
 
 
 @dataclass(frozen=True)
@@ -432,10 +588,10 @@ class RegexList:
 
     entries: tuple[str, ...]
     key: str | None = field(default=None, compare=False)
-    _compiled: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _compiled: _LinearPattern | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        compiled: re.Pattern[str] | None = None
+        compiled: _LinearPattern | None = None
         if self.entries:
             joined = "|".join(self.entries)
             try:
@@ -466,7 +622,7 @@ class RegexList:
 
     def matches(self, name: str) -> bool:
         """True if some entry fully matches ``name``; an empty list matches nothing."""
-        return self._compiled is not None and self._compiled.fullmatch(name) is not None
+        return self._compiled is not None and self._compiled.fullmatch(name)
 
 
 def _exclude_value(cfg: Mapping[str, str], key: str, legacy_key: str, default: str) -> tuple[str, str]:
