@@ -46,7 +46,9 @@ class S3StorageError(Exception):
 
 
 def _failure(exc: Exception, context: str) -> S3StorageError:
-    """The error to raise and log: botocore's messages quote the endpoint URL, userinfo included."""
+    """The error to raise and log: botocore's messages quote the endpoint URL, userinfo included, so
+    both it and ``exc`` (its cause, in every traceback) have that hidden."""
+    exc.args = tuple(hide_url_credentials(arg) if isinstance(arg, str) else arg for arg in exc.args)
     failure = _describe(exc, context)
     failure.reason = hide_url_credentials(failure.reason)
     failure.args = (failure.context, failure.code, failure.reason)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -318,6 +319,8 @@ class TestUrlCredentials:
             store.check_bucket()
         assert "http://***@127.0.0.1:1/bkt" in str(raised.value)
         assert secret not in str(raised.value) and secret not in repr(raised.value.args)
+        # The connector's trace, shown by the status endpoints and logged, holds the cause too.
+        assert secret not in "".join(traceback.format_exception(raised.value))
 
 
 def test_heartbeat_connector_refuses_top_level_refused_keys() -> None:
