@@ -3,12 +3,19 @@ and cross-site requests (a foreign ``Origin`` or ``Sec-Fetch-Site``) in every mo
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pytest
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from mirror.api.settings import ApiSettings
 from mirror.store.records import Role
 from mirror.store.store import Store
 from tests.api.harness import Api, build_api, mm2_source_config, snapshot
+from tests.browser import render
 
 REBOUND = "rebind.evil.example:18410"
 """The probe's rebound name: an attacker's DNS name that resolves to 127.0.0.1 after the page loaded."""
@@ -157,3 +164,59 @@ def test_hsts_is_sent_over_https_only(api: Api) -> None:
 def test_an_advertised_url_that_is_not_a_base_url_is_refused(store: Store, url: str) -> None:
     with pytest.raises(ValueError, match="advertised URL must be http"):
         ApiSettings(store=store, advertised_url=url)
+
+
+def attacker_page(target: str) -> Callable[[dict[str, Any], Callable[..., object]], list[bytes]]:
+    """Another site's page that, once opened, posts a text/plain form to ``target`` (what the
+    probe did with curl, done by a real browser here)."""
+    page = (
+        "<!doctype html><iframe name=sink></iframe><form method=post enctype=text/plain target=sink "
+        f'action="{target}"><input name=x value=y></form><script>document.forms[0].submit()</script>'
+    ).encode()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., object]) -> list[bytes]:
+        del environ
+        start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(page)))])
+        return [page]
+
+    return app
+
+
+@contextlib.contextmanager
+def serving(app: Any, host: str) -> Iterator[str]:
+    server: BaseWSGIServer = make_server(host, 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=f"origin-test-{host}", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_chromium_cannot_restart_a_connector_from_another_sites_page(api: Api) -> None:
+    api.client.post("/connectors", json=create_body("c0"))
+    seen: list[tuple[dict[str, str], str]] = []
+    """Headers the service got from the browser, and its answer's status line."""
+
+    def recording(environ: dict[str, Any], start_response: Callable[..., object]) -> Any:
+        headers = {key: str(value) for key, value in environ.items() if key.startswith("HTTP_")}
+
+        def start(status: str, *args: Any) -> object:
+            seen.append((headers, status))
+            return start_response(status, *args)
+
+        return api.app(environ, start)
+
+    # 127.0.0.2 is another site than 127.0.0.1 to the browser, and loopback to the kernel.
+    with (
+        serving(recording, "127.0.0.1") as service,
+        serving(attacker_page(f"{service}/connectors/c0/restart"), "127.0.0.2") as attacker,
+    ):
+        render(f"{attacker}/", "cross-site-restart")
+    posts = [(headers, status) for headers, status in seen if headers.get("HTTP_ORIGIN")]
+    assert posts, "the browser did not send the form"
+    for headers, status in posts:
+        assert (headers["HTTP_ORIGIN"], headers["HTTP_SEC_FETCH_SITE"]) == (attacker, "cross-site")
+        assert status.startswith("403 ")
+    assert api.store.pending_restarts(["c0"]) == []
