@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -16,6 +17,9 @@ from mirror.store.records import Role
 from mirror.store.store import Store
 from tests.api.harness import Api, build_api, mm2_source_config, snapshot
 from tests.browser import render
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
 
 REBOUND = "rebind.evil.example:18410"
 """The probe's rebound name: an attacker's DNS name that resolves to 127.0.0.1 after the page loaded."""
@@ -199,12 +203,14 @@ def test_chromium_cannot_restart_a_connector_from_another_sites_page(api: Api) -
     seen: list[tuple[dict[str, str], str]] = []
     """Headers the service got from the browser, and its answer's status line."""
 
-    def recording(environ: dict[str, Any], start_response: Callable[..., object]) -> Any:
+    def recording(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         headers = {key: str(value) for key, value in environ.items() if key.startswith("HTTP_")}
 
-        def start(status: str, *args: Any) -> object:
+        def start(
+            status: str, response_headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
             seen.append((headers, status))
-            return start_response(status, *args)
+            return start_response(status, response_headers, exc_info)
 
         return api.app(environ, start)
 
