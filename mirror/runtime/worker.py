@@ -35,7 +35,8 @@ log = logging.getLogger("mirror.runtime.worker")
 
 _SUPERVISE_EVERY_S = 0.2
 _CONNECTOR_RETRY_S = (1.0, 60.0)
-_SUPERVISOR_EXIT_S = 5.0
+_SUPERVISOR_GRACE_S = 1.0
+"""After the tasks' deadline, how long supervisors still get to stop their connectors."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +284,10 @@ class Worker:
             return self._slots[name]
 
     def _retire(self, slots: list[_ConnectorSlot]) -> None:
+        """Stop them all at once and wait for them against one deadline, so stopping takes at most
+        ``task_stop_timeout_s`` + ``_SUPERVISOR_GRACE_S`` however many there are (a connector stuck
+        on an unreachable cluster is left to its daemon thread)."""
+        deadline = time.monotonic() + self.settings.task_stop_timeout_s
         runners: list[tuple[str, Runner]] = []
         for slot in slots:
             with slot.lock:
@@ -292,12 +297,15 @@ class Worker:
         for _name, runner in runners:
             runner.request_stop()
         for name, runner in runners:
-            self._join_runner(name, runner)
+            self._join_runner(name, runner, deadline)
+        supervisors_deadline = max(deadline, time.monotonic() + _SUPERVISOR_GRACE_S)
         for slot in slots:
-            if slot.supervisor is not None:
-                slot.supervisor.join(_SUPERVISOR_EXIT_S)
-            else:
+            if slot.supervisor is None:
                 self._stop_connector_instance(slot)
+                continue
+            slot.supervisor.join(max(0.0, supervisors_deadline - time.monotonic()))
+            if slot.supervisor.is_alive():
+                log.warning("connector did not stop in time", extra={"connector": slot.name})
 
     # ---- supervision --------------------------------------------------------------------------
 
@@ -464,11 +472,12 @@ class Worker:
         )
 
     def _stop_runners(self, connector: str, runners: list[Runner]) -> None:
+        deadline = time.monotonic() + self.settings.task_stop_timeout_s
         for runner in runners:
             runner.request_stop()
         for runner in runners:
-            self._join_runner(connector, runner)
+            self._join_runner(connector, runner, deadline)
 
-    def _join_runner(self, connector: str, runner: Runner) -> None:
-        if not runner.join(self.settings.task_stop_timeout_s):
+    def _join_runner(self, connector: str, runner: Runner, deadline: float) -> None:
+        if not runner.join(max(0.0, deadline - time.monotonic())):
             log.error("task did not stop in time", extra={"connector": connector, "task": runner.task_id})
