@@ -12,7 +12,7 @@ from mirror.api import audit, clusters, connectors, flows, lag, loggers, metrics
 from mirror.api.auth import install_authentication, install_browser_guards
 from mirror.api.context import EXTENSION, ApiContext
 from mirror.api.errors import register_error_handlers
-from mirror.api.settings import DEFAULT_MAX_BODY_BYTES, ApiSettings
+from mirror.api.settings import DEFAULT_MAX_BODY_BYTES, ApiSettings, is_base_url
 from mirror.service.offsets import OffsetsAdmin
 from mirror.store.store import Store
 
@@ -65,13 +65,16 @@ def settings_from_environment(environment: Mapping[str, str]) -> ApiSettings:
     raw_limit = environment.get("MIRROR_API_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)).strip()
     if not raw_limit.isascii() or not raw_limit.isdigit() or int(raw_limit) < 1:
         raise RuntimeError(f"MIRROR_API_MAX_BODY_BYTES must be a positive integer, not {raw_limit!r}")
+    advertised = environment.get("MIRROR_API_ADVERTISED_URL", "").strip() or None
+    if advertised is not None and not is_base_url(advertised):
+        raise RuntimeError(f"MIRROR_API_ADVERTISED_URL must be http(s)://HOST[:PORT], not {advertised!r}")
     store = Store(url)
     factory = environment.get("MIRROR_API_OFFSETS_ADMIN", "").strip()
     return ApiSettings(
         store=store,
         auth_required=auth == "true",
         max_body_bytes=int(raw_limit),
-        advertised_url=environment.get("MIRROR_API_ADVERTISED_URL", "").strip() or None,
+        advertised_url=advertised,
         offsets=_load_offsets_admin(factory, store) if factory else None,
     )
 

@@ -35,13 +35,14 @@ class ApiSettings:
     def __post_init__(self) -> None:
         if (self.database_url is None) == (self.store is None):
             raise ValueError("ApiSettings needs exactly one of database_url and store")
-        if self.advertised_url is not None and not _is_base_url(self.advertised_url):
+        if self.advertised_url is not None and not is_base_url(self.advertised_url):
             raise ValueError(f"advertised URL must be http(s)://HOST[:PORT], not {self.advertised_url!r}")
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be positive, not {self.max_body_bytes}")
 
 
-def _is_base_url(url: str) -> bool:
+def is_base_url(url: str) -> bool:
+    """``http(s)://HOST[:PORT][/path]``, as ``advertised_url`` must be."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number

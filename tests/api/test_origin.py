@@ -12,6 +12,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from mirror.api.app import settings_from_environment
 from mirror.api.settings import ApiSettings
 from mirror.store.records import Role
 from mirror.store.store import Store
@@ -226,3 +227,9 @@ def test_chromium_cannot_restart_a_connector_from_another_sites_page(api: Api) -
         assert (headers["HTTP_ORIGIN"], headers["HTTP_SEC_FETCH_SITE"]) == (attacker, "cross-site")
         assert status.startswith("403 ")
     assert api.store.pending_restarts(["c0"]) == []
+
+
+def test_gunicorns_app_refuses_an_advertised_url_that_is_not_a_base_url() -> None:
+    environment = {"MIRROR_DATABASE_URL": "sqlite://", "MIRROR_API_ADVERTISED_URL": "mirror.example:8083"}
+    with pytest.raises(RuntimeError, match="MIRROR_API_ADVERTISED_URL must be http"):
+        settings_from_environment(environment)
