@@ -11,6 +11,7 @@ from sqlalchemy.exc import StatementError
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from mirror.service.offsets import OffsetsUnavailableError
+from mirror.store.database import DatabaseUnavailableError, is_unavailable
 from mirror.store.store import AlreadyExistsError, InUseError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -74,11 +75,30 @@ def _offsets_unavailable(error: OffsetsUnavailableError) -> Response:
     return error_response(503, f"Connector offsets are not available: {error}")
 
 
-def _unexpected(error: Exception) -> Response:
-    incident = secrets.token_hex(4)
+def _driver_error(error: BaseException) -> BaseException:
     # SQLAlchemy quotes a failed statement's parameters (config values, secrets) in its message:
-    # log the driver's own message instead.
-    shown: BaseException = error.orig if isinstance(error, StatementError) and error.orig else error
+    # show the driver's own message instead.
+    return error.orig if isinstance(error, StatementError) and error.orig else error
+
+
+def store_unavailable_reason(error: BaseException) -> str:
+    """What is wrong with the store, in one line that holds no statement or value."""
+    if isinstance(error, DatabaseUnavailableError):
+        return str(error)
+    return (str(_driver_error(error)).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _unexpected(error: Exception) -> Response:
+    if is_unavailable(error):
+        # The database is out of reach or cannot write for now (read-only, locked, deleted, a
+        # lost connection): the request may succeed later, and the store reconnects by itself.
+        reason = store_unavailable_reason(error)
+        log.warning("request refused: the control-plane database is unavailable: %s", reason)
+        response = error_response(503, f"The control-plane database is unavailable; retry later: {reason}")
+        response.headers["Retry-After"] = "5"
+        return response
+    incident = secrets.token_hex(4)
+    shown = _driver_error(error)
     stack = "".join(traceback.format_tb(error.__traceback__))
     log.error(
         "request failed (incident %s): %s: %s\n%s", incident, type(shown).__name__, shown, stack.rstrip()

@@ -9,8 +9,15 @@ while a tick waits for tasks to stop.
 
 Nothing stored may stop the loop: a connector whose config cannot run is reported FAILED with
 a trace naming the keys at fault and retried only once its config or cluster profiles change
-(or on a restart request); any other exception is logged and the next tick runs as usual.
-Logs name connectors and keys, never config values, which may be credentials.
+(or on a restart request); any other exception is logged and the loop tries again, backing off
+up to ``_MAX_BACKOFF_S`` while the store keeps failing (it reconnects by itself once the
+database is usable again). Logs name connectors and keys, never config values, which may be
+credentials.
+
+A worker id belongs to one process at a time. The worker row's ``started_at`` is this process's
+start time, its incarnation: heartbeats refresh only the row of their own incarnation, a process
+starting with an id whose row another process keeps fresh is refused (``WorkerIdInUseError``),
+and one that finds its id taken over (after its own heartbeat went stale) stops its connectors.
 """
 
 from __future__ import annotations
@@ -27,13 +34,21 @@ from mirror.runtime.status import ConnectorStatus, State
 from mirror.runtime.worker import Worker, WorkerSettings
 from mirror.service.assignment import balance, changes
 from mirror.service.effective import effective_config, resolve
-from mirror.store.records import ClusterProfile, ConnectorRecord, ConnectorState, TargetState, TaskState
+from mirror.store.records import (
+    ClusterProfile,
+    ConnectorRecord,
+    ConnectorState,
+    TargetState,
+    TaskState,
+    WorkerRecord,
+)
 from mirror.store.store import Store
 
 log = logging.getLogger("mirror.service.runtime")
 
 ASSIGNER_LEASE = "assigner"
 _ERROR_LOG_EVERY_S = 10.0
+_MAX_BACKOFF_S = 5.0
 _HANDED_OVER_STATES = frozenset({State.UNASSIGNED, State.STOPPED})
 
 
@@ -49,6 +64,18 @@ class RuntimeSettings:
     status_refresh_s: float = 10.0
     offset_flush_interval_s: float = 1.0
     task_stop_timeout_s: float = 9.0
+
+
+class WorkerIdInUseError(Exception):
+    """Another live process holds this worker id: two would both run every connector."""
+
+    def __init__(self, worker_id: str, holder: WorkerRecord) -> None:
+        super().__init__(
+            f"worker id {worker_id!r} is in use by a live process (API at {holder.address}, started "
+            f"{holder.started_at.isoformat()}, last heartbeat {holder.last_heartbeat.isoformat()}): "
+            "give this process another --worker-id, or stop that one first"
+        )
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -90,14 +117,42 @@ class ServiceRuntime:
         self._reported: dict[str, tuple[object, ...]] = {}
         self._last_full_report = 0.0
         self._last_error_log: dict[str, float] = {}
+        self._failing: set[str] = set()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.incarnation = datetime.now(UTC)
+        """Kept as the worker row's ``started_at``: tells this process from others with its id."""
+        self._claimed = False
+        self.displaced_by: WorkerRecord | None = None
+        """The process that took this worker id over, once one has; this one then runs nothing."""
+        self._heartbeat_written_at = time.monotonic()
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
+    def claim(self) -> None:
+        """Take this worker id for this process.
+
+        A previous holder that stopped heartbeating (killed) is waited out until its heartbeat is
+        ``worker_timeout_s`` old; one whose heartbeat still advances is alive, and this raises
+        WorkerIdInUseError."""
+        first_seen: WorkerRecord | None = None
+        while (holder := self._hold()) is not None:
+            if first_seen is None or holder.started_at != first_seen.started_at:
+                first_seen = holder
+            elif holder.last_heartbeat != first_seen.last_heartbeat:
+                raise WorkerIdInUseError(self.settings.worker_id, holder)
+            time.sleep(self.settings.tick_s)
+        self._claimed = True
+        self._heartbeat_written_at = time.monotonic()
+
+    def heartbeat_age_s(self) -> float:
+        """Seconds since this worker's heartbeat was last written: its liveness as others see it."""
+        return time.monotonic() - self._heartbeat_written_at
+
     def start(self) -> None:
         """Join the cluster of workers and start reconciling on background threads."""
-        self._store.heartbeat_worker(self.settings.worker_id, self.settings.address)
+        if not self._claimed:
+            self.claim()
         self.worker.start()
         for target, name in ((self._heartbeat_loop, "heartbeat"), (self._reconcile_loop, "reconciler")):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -115,31 +170,68 @@ class ServiceRuntime:
         self.worker.stop()
         names = list(self._running)
         self._running.clear()
+        if self.displaced_by is not None or not self._claimed:
+            # The id (its row, its statuses, its leases) is another process's, or never was ours.
+            log.info("worker stopped", extra={"worker": self.settings.worker_id})
+            return
         try:
             self._report_unassigned(names)
             self._store.release_lease(ASSIGNER_LEASE, self.settings.worker_id)
-            self._store.remove_worker(self.settings.worker_id)
+            self._store.remove_worker(self.settings.worker_id, self.incarnation)
         except Exception:
             log.exception("could not record leaving", extra={"worker": self.settings.worker_id})
         log.info("worker left", extra={"worker": self.settings.worker_id})
 
+    def _hold(self) -> WorkerRecord | None:
+        return self._store.hold_worker(
+            self.settings.worker_id, self.settings.address, self.incarnation, self.settings.worker_timeout_s
+        )
+
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.settings.tick_s):
             try:
-                self._store.heartbeat_worker(self.settings.worker_id, self.settings.address)
+                holder = self._hold()
             except Exception:
                 self._log_error("heartbeat")
+                continue
+            if holder is not None:
+                self.displaced_by = holder
+                log.error(
+                    "another process took this worker id over while its heartbeat was stale; "
+                    "stopping every connector here",
+                    extra={"worker": self.settings.worker_id, "holder_address": holder.address},
+                )
+                return
+            self._heartbeat_written_at = time.monotonic()
+            self._log_recovered("heartbeat")
 
     def _reconcile_loop(self) -> None:
-        while not self._stop.is_set():
+        failures = 0
+        while not self._stop.is_set() and self.displaced_by is None:
             started = time.monotonic()
             try:
                 self.reconcile_once()
             except Exception:
                 self._log_error("reconcile")
-            self._stop.wait(max(0.0, self.settings.tick_s - (time.monotonic() - started)))
+                failures += 1
+            else:
+                self._log_recovered("reconcile")
+                failures = 0
+            # Backing off while failing: a store that is down is not hammered by every worker.
+            pause = min(self.settings.tick_s * 2**failures, _MAX_BACKOFF_S)
+            self._stop.wait(max(0.0, pause - (time.monotonic() - started)))
+        if self.displaced_by is not None:
+            self._running.clear()
+            self.worker.stop()
+
+    def _log_recovered(self, what: str) -> None:
+        if what in self._failing:
+            self._failing.discard(what)
+            self._last_error_log.pop(what, None)
+            log.info("%s works again", what, extra={"worker": self.settings.worker_id})
 
     def _log_error(self, what: str) -> None:
+        self._failing.add(what)
         now = time.monotonic()
         if now - self._last_error_log.get(what, -_ERROR_LOG_EVERY_S) >= _ERROR_LOG_EVERY_S:
             self._last_error_log[what] = now
@@ -148,6 +240,8 @@ class ServiceRuntime:
     # ---- one pass -------------------------------------------------------------------------------
 
     def reconcile_once(self) -> None:
+        if self.displaced_by is not None:
+            return
         connectors = self._store.list_connectors()
         worker_id = self.settings.worker_id
         if self._store.acquire_lease(ASSIGNER_LEASE, worker_id, self.settings.assigner_lease_ttl_s):

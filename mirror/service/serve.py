@@ -5,6 +5,9 @@ The reconciler and the scheduler run as threads of this process; gunicorn serves
 environment (``MIRROR_DATABASE_URL``, ``MIRROR_API_*``). The child gets ``PR_SET_PDEATHSIG`` so
 that it never outlives this process, even after a SIGKILL. SIGTERM or SIGINT stops gunicorn,
 stops every task cleanly (offsets recorded), removes this worker's row and exits 0.
+
+The worker id is claimed before anything starts: while another live process holds it, this one
+exits 2 naming that process (two would both run every connector).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from sqlalchemy import make_url
 
 from mirror import metrics
 from mirror.service.lag_sampler import DEFAULT_INTERVAL_S as DEFAULT_LAG_INTERVAL_S
-from mirror.service.runtime import RuntimeSettings, ServiceRuntime
+from mirror.service.runtime import RuntimeSettings, ServiceRuntime, WorkerIdInUseError
 from mirror.service.scheduler import ScheduleService
 from mirror.signals import process_alive, stop_on_signals
 from mirror.store.store import Store
@@ -43,6 +46,8 @@ OFFSETS_ADMIN = "mirror.service.kafka_offsets:KafkaOffsetsAdmin"
 _GUNICORN_STOP_S = 10.0
 _PR_SET_PDEATHSIG = 1
 METRICS_DIR_PREFIX = "mirror-metrics-"
+WORKER_ID_ENV = "MIRROR_API_WORKER_ID"
+"""Tells the API processes this process's worker id, whose heartbeat ``/health`` checks."""
 
 
 @dataclass(frozen=True)
@@ -156,11 +161,17 @@ def _remove_stale_metrics_dirs() -> None:
 
 def _serve_until_stopped(store: Store, options: ServeOptions, worker_id: str, *, auth_required: bool) -> int:
     stop = stop_on_signals(log)
-    # Started before any thread of ours: preexec_fn runs between fork and exec.
-    api = _start_gunicorn(options, auth_required=auth_required)
     runtime = ServiceRuntime(store, RuntimeSettings(worker_id=worker_id, address=options.bind))
+    try:
+        runtime.claim()
+    except WorkerIdInUseError as exc:
+        print(f"mirror: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    # Started before any thread of ours: preexec_fn runs between fork and exec.
+    api = _start_gunicorn(options, worker_id, auth_required=auth_required)
     schedules = ScheduleService(store, worker_id, lag_interval_s=options.lag_interval_s)
     exit_code = EXIT_OK
+    reported_silent = False
     try:
         runtime.start()
         schedules.start()
@@ -170,6 +181,25 @@ def _serve_until_stopped(store: Store, options: ServeOptions, worker_id: str, *,
                 log.error("the API server exited", extra={"exit_code": api.returncode})
                 exit_code = EXIT_FAILURE
                 break
+            silent = runtime.heartbeat_age_s() > runtime.settings.worker_timeout_s
+            if silent != reported_silent:
+                # Liveness as the other workers see it: they move a silent worker's connectors.
+                reported_silent = silent
+                if silent:
+                    log.error(
+                        "no heartbeat written for too long: this worker counts as dead",
+                        extra={"worker": worker_id},
+                    )
+                else:
+                    log.info(
+                        "heartbeat written again: this worker counts as live", extra={"worker": worker_id}
+                    )
+            if runtime.displaced_by is not None:
+                log.error(
+                    "this worker id was taken over by another process; exiting", extra={"worker": worker_id}
+                )
+                exit_code = EXIT_FAILURE
+                break
     finally:
         _stop_gunicorn(api)
         schedules.stop()
@@ -177,10 +207,11 @@ def _serve_until_stopped(store: Store, options: ServeOptions, worker_id: str, *,
     return exit_code
 
 
-def _gunicorn_environment(options: ServeOptions, *, auth_required: bool) -> dict[str, str]:
+def _gunicorn_environment(options: ServeOptions, worker_id: str, *, auth_required: bool) -> dict[str, str]:
     environment = {
         **os.environ,
         "MIRROR_DATABASE_URL": options.database_url,
+        WORKER_ID_ENV: worker_id,
         "MIRROR_API_BIND": options.bind,
         "MIRROR_API_WORKERS": str(options.api_workers),
         "MIRROR_API_AUTH_REQUIRED": "true" if auth_required else "false",
@@ -201,11 +232,11 @@ def _die_with_parent() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
-def _start_gunicorn(options: ServeOptions, *, auth_required: bool) -> subprocess.Popen[bytes]:
+def _start_gunicorn(options: ServeOptions, worker_id: str, *, auth_required: bool) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF)]
     process = subprocess.Popen(
         command,
-        env=_gunicorn_environment(options, auth_required=auth_required),
+        env=_gunicorn_environment(options, worker_id, auth_required=auth_required),
         # Its own session: a terminal's Ctrl-C reaches this process only, which then stops it in order.
         start_new_session=True,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - no thread of ours runs yet (see the caller)

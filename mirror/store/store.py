@@ -22,7 +22,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import TypeVar
 
-from sqlalchemy import Engine, Row, Select, delete, exists, func, select, update
+from sqlalchemy import Engine, Row, Select, delete, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -398,6 +398,39 @@ class Store:
                 )
             )
 
+    def hold_worker(
+        self, worker_id: str, address: str, incarnation: datetime, max_age_s: float
+    ) -> WorkerRecord | None:
+        """Insert or refresh the row of ``worker_id`` for the process that started at
+        ``incarnation`` (kept as the row's ``started_at``, so it tells processes apart).
+
+        Refused while another process holds the id with a heartbeat at most ``max_age_s`` old:
+        returns that holder's row, and nothing changes. None: the row is this process's."""
+        _check_name("worker", worker_id)
+        _check_aware("incarnation", incarnation)
+        with self._write() as session:
+            now = _now()
+            statement = self._insert(Worker).values(
+                worker_id=worker_id, address=address, started_at=incarnation, last_heartbeat=now
+            )
+            # One statement decides, so two processes starting at once cannot both win.
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[Worker.worker_id],
+                    set_={
+                        "address": statement.excluded.address,
+                        "started_at": statement.excluded.started_at,
+                        "last_heartbeat": statement.excluded.last_heartbeat,
+                    },
+                    where=(Worker.started_at == incarnation)
+                    | (Worker.last_heartbeat < now - timedelta(seconds=max_age_s)),
+                )
+            )
+            row = session.scalars(select(Worker).where(Worker.worker_id == worker_id)).one()
+            if row.started_at == incarnation:
+                return None
+            return _worker_record(row)
+
     def live_workers(self, max_age_s: float) -> list[WorkerRecord]:
         """Workers whose last heartbeat is at most ``max_age_s`` old, sorted by id."""
         oldest = _now() - timedelta(seconds=max_age_s)
@@ -405,19 +438,17 @@ class Store:
             rows = session.scalars(
                 select(Worker).where(Worker.last_heartbeat >= oldest).order_by(Worker.worker_id)
             )
-            return [
-                WorkerRecord(
-                    worker_id=row.worker_id,
-                    address=row.address,
-                    started_at=row.started_at,
-                    last_heartbeat=row.last_heartbeat,
-                )
-                for row in rows
-            ]
+            return [_worker_record(row) for row in rows]
 
-    def remove_worker(self, worker_id: str) -> None:
-        """A worker leaving cleanly: its row and its assignments go; its states stay until reassigned."""
+    def remove_worker(self, worker_id: str, incarnation: datetime | None = None) -> None:
+        """A worker leaving cleanly: its row and its assignments go; its states stay until reassigned.
+
+        With ``incarnation``, only if the row is still that process's (another may have taken the id)."""
         with self._write() as session:
+            if incarnation is not None and not session.scalar(
+                select(exists().where(Worker.worker_id == worker_id, Worker.started_at == incarnation))
+            ):
+                return
             session.execute(
                 update(Connector).where(Connector.assigned_worker == worker_id).values(assigned_worker=None)
             )
@@ -1046,6 +1077,14 @@ class Store:
                 for row in rows
             ]
 
+    # ---- health ------------------------------------------------------------------------------------
+    def check_writable(self) -> None:
+        """Commit a write that changes nothing; raises what any write would raise now (a read-only
+        or deleted file, a full disk, a lost connection). Alembic's one-row version table is the
+        row: every migrated database has it, and nothing reads it while serving."""
+        with self._write() as session:
+            session.execute(text("UPDATE alembic_version SET version_num = version_num"))
+
     # ---- transactions -------------------------------------------------------------------------------
     @contextmanager
     def _read(self) -> Iterator[Session]:
@@ -1154,6 +1193,15 @@ def _lag_point(row: Row[str, str, int, int, int, float | None]) -> LagPoint:
 
 def _history_order(point: LagPoint) -> tuple[str, str, int]:
     return (point.flow, point.topic, point.at_s)
+
+
+def _worker_record(row: Worker) -> WorkerRecord:
+    return WorkerRecord(
+        worker_id=row.worker_id,
+        address=row.address,
+        started_at=row.started_at,
+        last_heartbeat=row.last_heartbeat,
+    )
 
 
 def _now() -> datetime:
