@@ -27,6 +27,17 @@ _DEFAULT_POLICY_NAMES = frozenset({"DefaultReplicationPolicy", _JAVA_PACKAGE + "
 _IDENTITY_POLICY_NAMES = frozenset({"IdentityReplicationPolicy", _JAVA_PACKAGE + "IdentityReplicationPolicy"})
 
 
+EMPTY_SEPARATOR_MESSAGE = (
+    "must not be empty: remote topic names could not be traced back to their source cluster, "
+    "so replication cycles would go undetected"
+)
+
+
+def is_identity_policy(class_name: str) -> bool:
+    """True if ``replication.policy.class`` names IdentityReplicationPolicy (remote topics keep names)."""
+    return java_trim(class_name) in _IDENTITY_POLICY_NAMES
+
+
 def java_split(text: str, separator: str) -> list[str]:
     """``text.split(Pattern.quote(separator))`` in Java: trailing empty parts dropped, leading kept.
 
@@ -249,6 +260,9 @@ def policy_from_config(cfg: Mapping[str, str]) -> ReplicationPolicy:
     internal_separator_enabled = True
     if REPLICATION_POLICY_SEPARATOR_KEY in cfg:
         separator = cfg[REPLICATION_POLICY_SEPARATOR_KEY]
+        if not separator:
+            # Java accepts it, but then topic_source("orders") is "o": cycle detection is void.
+            errors.append(ConfigError(EMPTY_SEPARATOR_MESSAGE, key=REPLICATION_POLICY_SEPARATOR_KEY))
         if INTERNAL_TOPIC_SEPARATOR_ENABLED_KEY in cfg:
             try:
                 internal_separator_enabled = _parse_strict_boolean(

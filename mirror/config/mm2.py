@@ -14,6 +14,9 @@ Differences from Java, all on the side of telling the user more:
   providers, transforms...) are warnings, so a file written for Apache MM2 runs unchanged;
 * ``A->B.enabled`` and ``emit.heartbeats.enabled`` decide herder pairs with Connect's boolean parsing
   (trimmed, strict) instead of ``Boolean.parseBoolean``, so ``true `` with a trailing blank is true.
+* files whose replication would loop or whose loops MM2 could not detect are refused: ``A->B`` and
+  ``B->A`` both enabled with IdentityReplicationPolicy, an empty ``replication.policy.separator``,
+  and cluster aliases that contain the separator or are not valid REST API cluster names.
 """
 
 from __future__ import annotations
@@ -45,12 +48,16 @@ from mirror.config.librdkafka import (
 )
 from mirror.config.properties import Property
 from mirror.filters import GroupFilter, java_trim, parse_connect_list
+from mirror.policy import DEFAULT_SEPARATOR, is_identity_policy
 
 _CONNECTOR_CLASSES = ("MirrorSourceConnector", "MirrorCheckpointConnector", "MirrorHeartbeatConnector")
 _JAVA_PACKAGE = "org.apache.kafka.connect.mirror."
 _BYTE_ARRAY_CONVERTER = "org.apache.kafka.connect.converters.ByteArrayConverter"
 _CLIENT_PREFIX = re.compile(r"^(?:consumer|producer|admin)")
 _PLACEHOLDER = re.compile(r"\$\{[^}]*:[^}]*\}")
+# The REST API's rule for cluster names: an alias prefixes remote topic names, so it holds only
+# characters a topic name allows, and no "." (the default separator, which would void cycle detection).
+_ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 # Top-level prefixes MirrorMakerConfig.workerConfig copies into every herder's worker config.
 _WORKER_TOP_LEVEL_PREFIXES = (
@@ -306,9 +313,12 @@ class _Resolver:
                     prop, "config provider placeholders ${...} are not resolved; the value is used as written"
                 )
         flows = tuple(self.build_flow(source, target) for source, target in self.pairs())
+        self.check_loops(flows)
         if self.errors:
+            # The same key can fail in each of a flow's three connectors: report it once.
             ordered = sorted(
-                self.errors, key=lambda error: (error.line is not None, error.line or 0, error.key or "")
+                dict.fromkeys(self.errors),
+                key=lambda error: (error.line is not None, error.line or 0, error.key or ""),
             )
             raise ConfigErrors(ordered)
         return MirrorMakerConfig(self.clusters, flows, tuple(self.warnings))
@@ -324,6 +334,12 @@ class _Resolver:
         for alias in clusters:
             if "->" in alias:
                 self.error(prop, f"cluster alias {alias!r} must not contain '->'")
+            elif not _ALIAS.fullmatch(alias):
+                self.error(
+                    prop,
+                    f"cluster alias {alias!r} must start with a letter or digit and hold only letters, "
+                    "digits, '_' and '-' (it prefixes remote topic names; a '.' would void cycle detection)",
+                )
         return clusters
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -444,6 +460,7 @@ class _Resolver:
         except ConfigErrors as failure:
             for error in failure.errors:
                 self.relocate(error, checkpoint_connector, name)
+        self.check_separator(source, target, source_connector)
         report = inspect_client_configs(_values(source_connector))
         for error in report.errors:
             self.relocate(error, source_connector, name)
@@ -479,6 +496,66 @@ class _Resolver:
             checkpoint_connector=_values(checkpoint_connector),
             heartbeat_connector=_values(heartbeat_connector),
             worker=_values(worker),
+        )
+
+    def check_separator(self, source: str, target: str, connector: Mapping[str, _Sourced]) -> None:
+        """An alias holding the separator makes ``topic_source`` return a part of it: no cycle is seen."""
+        separator, origin = connector.get("replication.policy.separator", (DEFAULT_SEPARATOR, None))
+        if not separator:
+            return  # reported by the policy's own validation
+        for alias in (source, target):
+            if separator in alias and origin is not None:
+                self.error(
+                    origin,
+                    f"cluster alias {alias!r} contains the separator {separator!r}, so its remote topics "
+                    "could not be traced back to it and replication cycles would go undetected",
+                )
+
+    def check_loops(self, flows: Sequence[FlowConfig]) -> None:
+        """Refuse A->B + B->A with IdentityReplicationPolicy: MM2 runs it, copying topics round forever.
+
+        Remote topics keep their names under that policy, so no hop can tell a topic came back. With
+        Default on one side and Identity on the other the names grow by one prefix per round trip, also
+        forever, unless the Identity flow's topics filter refuses the other side's prefixed names; a
+        filter is beyond what can be checked here, so that case is a warning.
+        """
+        enabled = {(flow.source, flow.target): flow for flow in flows if flow.enabled}
+        for (source, target), flow in enabled.items():
+            reverse = enabled.get((target, source))
+            if reverse is None or (source, target) > (target, source):
+                continue
+            identity = [
+                candidate
+                for candidate in (flow, reverse)
+                if is_identity_policy(candidate.source_connector.get("replication.policy.class", ""))
+            ]
+            if len(identity) == 2:
+                self.error(
+                    self.policy_origin(reverse) or self.policy_origin(flow),
+                    f"{flow.name} and {reverse.name} are both enabled with IdentityReplicationPolicy: "
+                    "every topic both accept would be copied back and forth forever, because remote "
+                    "topics keep their names and no cycle can be detected. Enable one direction only, or "
+                    "use DefaultReplicationPolicy for both",
+                    key="replication.policy.class",
+                )
+            elif len(identity) == 1:
+                looping = identity[0]
+                other = reverse if looping is flow else flow
+                prefix = other.source + other.source_connector.get(
+                    "replication.policy.separator", DEFAULT_SEPARATOR
+                )
+                self.warn(
+                    self.policy_origin(looping),
+                    f"{looping.name} uses IdentityReplicationPolicy while {other.name} is enabled with "
+                    f"DefaultReplicationPolicy: topics {other.name} writes as {prefix}<topic> are "
+                    f"copied back by {looping.name} and round again with one more prefix each time, "
+                    f"unless {looping.name}.topics excludes the names starting {prefix}",
+                    key=f"{looping.name}.replication.policy.class",
+                )
+
+    def policy_origin(self, flow: FlowConfig) -> Property | None:
+        return self.raw.get(f"{flow.name}.replication.policy.class") or self.raw.get(
+            "replication.policy.class"
         )
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 MM2 reads ``mm2.properties`` with ``Properties.load``; users copy files between the two tools, so every
 quirk that changes a key or value (separators, escapes, continuations, comments) is reproduced here.
+Bytes become text by :func:`decode_properties`: UTF-8, else ISO-8859-1 as MM2 reads them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,30 @@ class Property:
     key: str
     value: str
     line: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedText:
+    """A file's text; ``latin1_line``: the line of its first non-UTF-8 byte, if it was read as ISO-8859-1."""
+
+    text: str
+    latin1_line: int | None = None
+
+
+def decode_properties(data: bytes) -> DecodedText:
+    """The text of a properties file's bytes; never fails.
+
+    MM2 reads its file with ``Properties.load(InputStream)``, which is ISO-8859-1, while files written
+    today are UTF-8. UTF-8 is tried first (as Java 9+'s PropertyResourceBundle does): a Latin-1 text is
+    practically never valid UTF-8 unless it is ASCII, where both agree. A file that is not UTF-8 is read
+    as ISO-8859-1, exactly as MM2 reads it.
+    """
+    try:
+        return DecodedText(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        text = data.decode("iso-8859-1")
+        line = sum(1 for _ in _natural_lines(text[: error.start] + "x"))
+        return DecodedText(text, latin1_line=line)
 
 
 def parse_properties(text: str, source: str = "<string>") -> tuple[Property, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.config.mm2 import MirrorMakerConfig, resolve_mm2
 from mirror.config.properties import parse_properties
+from mirror.mm2_file import MAX_FILE_BYTES, load_mm2_file
 from tests import made_up
 
 PASSWORD = made_up.secret()
@@ -510,3 +512,139 @@ def test_source_consumer_precedence(levels: list[str]) -> None:
     winner = min(levels, key=_CONSUMER_KEY_LEVELS.index)
     consumer = config.flow("A", "B").source_config().source_consumer.librdkafka
     assert consumer["security.protocol"] == protocols[_CONSUMER_KEY_LEVELS.index(winner)]
+
+
+IDENTITY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
+
+
+class TestLoopsAndSeparators:
+    """Files MM2 accepts although their replication loops forever, or its cycle detection is void."""
+
+    def test_identity_both_ways_is_refused_naming_the_key_and_line(self) -> None:
+        errors = failures(
+            TWO_CLUSTERS
+            + f"""
+            A->B.enabled = true
+            B->A.enabled = true
+            replication.policy.class = {IDENTITY}
+            """
+        )
+        assert [(error.key, error.line) for error in errors] == [("replication.policy.class", 8)]
+        assert "A->B and B->A are both enabled with IdentityReplicationPolicy" in errors[0].message
+
+    def test_identity_set_per_flow_both_ways_is_refused_at_the_reverse_flows_line(self) -> None:
+        keys = failure_keys(
+            TWO_CLUSTERS
+            + """
+            A->B.enabled = true
+            A->B.replication.policy.class = IdentityReplicationPolicy
+            B->A.enabled = true
+            B->A.replication.policy.class = IdentityReplicationPolicy
+            """
+        )
+        assert keys == [("B->A.replication.policy.class", 9)]
+
+    def test_identity_one_way_is_fine(self) -> None:
+        config = resolve(TWO_CLUSTERS + f"A->B.enabled = true\nreplication.policy.class = {IDENTITY}\n")
+        assert [flow.name for flow in config.enabled_flows()] == ["A->B"]
+        assert config.warnings == ()
+
+    def test_identity_against_a_default_flow_is_a_warning_naming_the_filter_that_breaks_the_loop(
+        self,
+    ) -> None:
+        config = resolve(
+            TWO_CLUSTERS
+            + """
+            A->B.enabled = true
+            A->B.replication.policy.class = IdentityReplicationPolicy
+            B->A.enabled = true
+            """
+        )
+        (warning,) = config.warnings
+        assert warning.startswith("mm2.properties:7: A->B.replication.policy.class: A->B uses Identity")
+        assert "unless A->B.topics excludes the names starting B." in warning
+
+    def test_empty_separator_is_refused_once_naming_key_and_line(self) -> None:
+        errors = failures(TWO_CLUSTERS + "A->B.enabled = true\nreplication.policy.separator =\n")
+        assert [(error.key, error.line) for error in errors] == [("replication.policy.separator", 6)]
+        assert "replication cycles would go undetected" in errors[0].message
+
+    def test_an_alias_holding_the_separator_is_refused_at_the_separator(self) -> None:
+        errors = failures(
+            """
+            clusters = us-east, eu
+            us-east.bootstrap.servers = a:9092
+            eu.bootstrap.servers = b:9092
+            us-east->eu.enabled = true
+            replication.policy.separator = -
+            """
+        )
+        assert [(error.key, error.line) for error in errors] == [("replication.policy.separator", 6)]
+        assert errors[0].message.startswith("cluster alias 'us-east' contains the separator '-'")
+
+    @pytest.mark.parametrize("alias", ["b.ad", "b+ad", "_b", "b/ad"])
+    def test_aliases_follow_the_rest_apis_cluster_name_rule(self, alias: str) -> None:
+        errors = failures(
+            f"""
+            clusters = A, {alias}
+            A.bootstrap.servers = a:9092
+            {alias}.bootstrap.servers = b:9092
+            """
+        )
+        assert [(error.key, error.line) for error in errors] == [("clusters", 2)]
+        assert f"cluster alias {alias!r} must start with a letter or digit" in errors[0].message
+
+    def test_an_alias_with_underscore_and_dash_and_a_custom_separator_is_fine(self) -> None:
+        config = resolve(
+            """
+            clusters = us_east-1, eu
+            us_east-1.bootstrap.servers = a:9092
+            eu.bootstrap.servers = b:9092
+            us_east-1->eu.enabled = true
+            replication.policy.separator = .
+            """
+        )
+        assert config.flow("us_east-1", "eu").enabled
+
+
+class TestLoadingAFile:
+    """mirror/mm2_file.py: the one loader behind run, failover, failback and lag --config."""
+
+    def test_a_latin1_byte_is_read_as_mm2_reads_it_with_a_warning_naming_file_line_and_key(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "mm2.properties"
+        path.write_bytes(
+            textwrap.dedent(TWO_CLUSTERS).encode() + b"A->B.enabled = true\nA->B.topics = caf\xe9\n"
+        )
+        config = load_mm2_file(path)
+        assert config.flow("A", "B").source_connector["topics"] == "caf\u00e9"
+        assert config.warnings[0].startswith(
+            f"{path}:6: A->B.topics: not UTF-8, so the file was read as ISO-8859-1"
+        )
+
+    def test_utf8_is_read_as_utf8_without_a_warning(self, tmp_path: Path) -> None:
+        path = tmp_path / "mm2.properties"
+        path.write_text(TWO_CLUSTERS + "A->B.enabled = true\nA->B.topics = caf\u00e9\n", encoding="utf-8")
+        config = load_mm2_file(path)
+        assert config.flow("A", "B").source_connector["topics"] == "caf\u00e9"
+        assert config.warnings == ()
+
+    def test_a_file_over_the_bound_is_refused_naming_it(self, tmp_path: Path) -> None:
+        path = tmp_path / "huge.properties"
+        path.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
+        with pytest.raises(ConfigError) as raised:
+            load_mm2_file(path)
+        assert str(raised.value) == f"{path}: is larger than 10 MiB, or endless: not an mm2.properties file"
+
+    def test_a_file_at_the_bound_is_read(self, tmp_path: Path) -> None:
+        path = tmp_path / "big.properties"
+        text = textwrap.dedent(TWO_CLUSTERS).encode()
+        path.write_bytes(text + b"#" * (MAX_FILE_BYTES - len(text)))
+        assert load_mm2_file(path).clusters == ("A", "B")
+
+    def test_an_endless_file_is_refused(self) -> None:
+        with pytest.raises(ConfigError) as raised:
+            load_mm2_file(Path("/dev/zero"))
+        assert raised.value.source == "/dev/zero"
+        assert "larger than 10 MiB" in raised.value.message

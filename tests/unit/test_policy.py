@@ -13,6 +13,7 @@ from mirror.policy import (
     IdentityReplicationPolicy,
     ReplicationPolicy,
     is_cycle,
+    is_identity_policy,
     java_split,
     policy_from_config,
     should_replicate_topic,
@@ -236,6 +237,20 @@ class TestPolicyFromConfig:
         keys = [error.key for error in raised.value.errors]
         assert keys == ["replication.policy.class", "replication.policy.internal.topic.separator.enabled"]
         assert "com.example.MyPolicy" in raised.value.errors[0].message
+
+    @pytest.mark.parametrize("policy", ["DefaultReplicationPolicy", "IdentityReplicationPolicy"])
+    def test_an_empty_separator_is_refused_because_it_voids_cycle_detection(self, policy: str) -> None:
+        # Java accepts it, and then DefaultReplicationPolicy says "orders" came from cluster "o".
+        with pytest.raises(ConfigErrors) as raised:
+            policy_from_config({"replication.policy.class": policy, "replication.policy.separator": ""})
+        (error,) = raised.value.errors
+        assert error.key == "replication.policy.separator"
+        assert error.message.startswith("must not be empty")
+
+    def test_identity_policy_names(self) -> None:
+        assert is_identity_policy(" IdentityReplicationPolicy")
+        assert is_identity_policy("org.apache.kafka.connect.mirror.IdentityReplicationPolicy")
+        assert not is_identity_policy("DefaultReplicationPolicy")
 
 
 def test_policies_are_immutable_and_hashable() -> None:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mirror.config.errors import ConfigError
-from mirror.config.properties import Property, parse_properties
+from mirror.config.properties import DecodedText, Property, decode_properties, parse_properties
 
 
 def pairs(text: str) -> list[tuple[str, str]]:
@@ -193,3 +193,29 @@ def properties_documents(draw: st.DrawFn) -> tuple[str, list[tuple[str, str]]]:
 def test_round_trip_of_escaped_entries(document: tuple[str, list[tuple[str, str]]]) -> None:
     text, entries = document
     assert pairs(text) == entries
+
+
+class TestDecoding:
+    """Bytes to text: UTF-8, else ISO-8859-1 as MM2's ``Properties.load(InputStream)`` reads them."""
+
+    def test_utf8(self) -> None:
+        assert decode_properties("a = caf\u00e9 \u20ac\n".encode()) == DecodedText("a = caf\u00e9 \u20ac\n")
+
+    def test_a_latin1_byte_makes_the_whole_file_iso_8859_1_and_names_its_line(self) -> None:
+        decoded = decode_properties(b"a = \xe9t\xe9\nb = x\n")
+        assert decoded == DecodedText("a = \u00e9t\u00e9\nb = x\n", latin1_line=1)
+
+    @pytest.mark.parametrize("newline", [b"\n", b"\r", b"\r\n"])
+    def test_the_line_counts_every_java_line_ending(self, newline: bytes) -> None:
+        data = newline.join([b"# one", b"a = 1", b"", b"b = caf\xe9"])
+        assert decode_properties(data).latin1_line == 4
+
+    @given(st.text(st.characters(max_codepoint=0xFF)))
+    def test_any_latin1_text_decodes_to_itself_or_to_its_utf8_reading(self, text: str) -> None:
+        data = text.encode("iso-8859-1")
+        decoded = decode_properties(data)
+        try:
+            expected = data.decode("utf-8")
+        except UnicodeDecodeError:
+            expected = text
+        assert decoded.text == expected
