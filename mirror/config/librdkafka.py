@@ -1234,6 +1234,11 @@ def to_librdkafka(props: Mapping[str, str], role: Role) -> ClientSettings:
     return ClientSettings(t.out, t.max_poll_records, t.ignored)
 
 
+def is_allowed_client_property(name: str) -> bool:
+    """Whether librdkafka property ``name`` is on the allow-list (any value, any client role)."""
+    return name in LIBRDKAFKA_PROPERTIES
+
+
 def client_value_problem(name: str, value: str) -> str | None:
     """Why librdkafka property ``name`` may not be given ``value`` by any config, or None if it may.
 
@@ -1244,7 +1249,7 @@ def client_value_problem(name: str, value: str) -> str | None:
     refusal = REFUSED_PROPERTIES.get(name)
     if refusal is not None:
         return f"may not be set: {refusal}"
-    if name not in LIBRDKAFKA_PROPERTIES:
+    if not is_allowed_client_property(name):
         return f"may not be set: librdkafka's {name} is not among the properties a replication client may set"
     name = _ALIASES.get(name, name)
     exact = _EXACT_CHOICES.get(name)

@@ -25,6 +25,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from mirror.config.librdkafka import is_allowed_client_property
+
 log = logging.getLogger("mirror.kafka")
 
 T = TypeVar("T")
@@ -125,6 +127,14 @@ _LIBRDKAFKA_LOG.addFilter(_KnownConfigWarnings())
 
 
 def _with_callbacks(config: Mapping[str, str], name: str) -> tuple[dict[str, Any], ErrorWatch]:
+    # The last gate: the config layer refuses keys off the allow-list by name long before; this
+    # stops a path that forgot to translate its config from handing librdkafka one anyway.
+    unlisted = sorted(key for key in config if not is_allowed_client_property(key))
+    if unlisted:
+        reason = f"not on mirror's allow-list of client properties: {', '.join(unlisted)}"
+        raise KafkaClientError(
+            f"creating client {name}", "_UNLISTED_PROPERTY", reason, retriable=False, fatal=True
+        )
     watch = ErrorWatch(name)
     full: dict[str, Any] = dict(config)
     full.setdefault("client.id", name)

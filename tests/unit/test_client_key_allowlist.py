@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from mirror.config.librdkafka import (
 )
 from mirror.config.mm2 import resolve_mm2
 from mirror.config.properties import parse_properties
+from mirror.kafka import KafkaClientError, make_admin, make_consumer, make_producer
 from mirror.s3.store import ObjectStore, S3StorageError
 from mirror.service.effective import resolve
 from mirror.store.records import ClusterProfile
@@ -97,6 +99,18 @@ class TestRefusedProperties:
 
     def test_refused_keys_count_as_known_so_they_are_reported_once(self) -> None:
         assert all(is_known_client_key(name) for name in REFUSED_PROPERTIES)
+
+
+class TestLastGate:
+    """Client construction refuses a property off the allow-list even from a path that skipped the
+    translation, before librdkafka sees it."""
+
+    @pytest.mark.parametrize("make", [make_consumer, make_producer, make_admin])
+    def test_unlisted_properties_never_reach_librdkafka(self, make: Callable[..., object]) -> None:
+        with pytest.raises(KafkaClientError) as raised:
+            make({"bootstrap.servers": "127.0.0.1:1", "plugin.library.paths": "./evil.so"}, "gate")
+        assert raised.value.code == "_UNLISTED_PROPERTY"
+        assert "plugin.library.paths" in str(raised.value)
 
 
 class TestEnumeratedValues:
