@@ -21,12 +21,11 @@ from typing import Literal
 
 from mirror.config.errors import ConfigError, ConfigErrors
 from mirror.config.librdkafka import (
-    REFUSED_PROPERTIES,
     SHARED_CONNECTION_KEYS,
     ClientSettings,
     Role,
-    client_value_problem,
     describe_value,
+    refusal_of_property,
     to_librdkafka,
 )
 from mirror.filters import ConfigPropertyFilter, GroupFilter, TopicFilter, java_trim
@@ -356,11 +355,10 @@ def _parse_plugins(
 ) -> tuple[TopicFilter, ConfigPropertyFilter, ReplicationPolicy]:
     # A refused client property at the top level reaches no client, but it is still refused by name,
     # like anywhere else, rather than silently kept in the stored config.
-    errors.extend(
-        ConfigError(problem, key=key)
-        for key in config
-        if key in REFUSED_PROPERTIES and (problem := client_value_problem(key, config[key])) is not None
-    )
+    for key in config:
+        refusal = refusal_of_property(key)
+        if refusal is not None:
+            errors.append(ConfigError(refusal, key=key))
     topic_filter = TopicFilter.from_config({})
     config_property_filter = ConfigPropertyFilter.from_config({})
     policy: ReplicationPolicy = policy_from_config({})

@@ -1239,6 +1239,12 @@ def is_allowed_client_property(name: str) -> bool:
     return name in LIBRDKAFKA_PROPERTIES
 
 
+def refusal_of_property(name: str) -> str | None:
+    """Why no config may set librdkafka property ``name`` (it loads code, runs commands...), or None."""
+    reason = REFUSED_PROPERTIES.get(name)
+    return None if reason is None else f"may not be set: {reason}"
+
+
 def client_value_problem(name: str, value: str) -> str | None:
     """Why librdkafka property ``name`` may not be given ``value`` by any config, or None if it may.
 
@@ -1246,9 +1252,9 @@ def client_value_problem(name: str, value: str) -> str | None:
     (LIBRDKAFKA_PROPERTIES), and an enumerated one must hold a value librdkafka accepts. Messages
     never quote secret values.
     """
-    refusal = REFUSED_PROPERTIES.get(name)
+    refusal = refusal_of_property(name)
     if refusal is not None:
-        return f"may not be set: {refusal}"
+        return refusal
     if not is_allowed_client_property(name):
         return f"may not be set: librdkafka's {name} is not among the properties a replication client may set"
     name = _ALIASES.get(name, name)
