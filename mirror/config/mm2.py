@@ -15,7 +15,8 @@ Differences from Java, all on the side of telling the user more:
 * ``A->B.enabled`` and ``emit.heartbeats.enabled`` decide herder pairs with Connect's boolean parsing
   (trimmed, strict) instead of ``Boolean.parseBoolean``, so ``true `` with a trailing blank is true.
 * files whose replication would loop or whose loops MM2 could not detect are refused: ``A->B`` and
-  ``B->A`` both enabled with IdentityReplicationPolicy, an empty ``replication.policy.separator``,
+  ``B->A`` both enabled with IdentityReplicationPolicy (unless one side's topics are plain names the
+  other refuses), an empty ``replication.policy.separator``,
   and cluster aliases that contain the separator or are not valid REST API cluster names.
 """
 
@@ -58,6 +59,8 @@ _PLACEHOLDER = re.compile(r"\$\{[^}]*:[^}]*\}")
 # The REST API's rule for cluster names: an alias prefixes remote topic names, so it holds only
 # characters a topic name allows, and no "." (the default separator, which would void cycle detection).
 _ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+# A topics entry that is a plain name: topic-name characters, with any "." escaped.
+_LITERAL_TOPIC = re.compile(r"(?:[A-Za-z0-9_-]|\\\.)+")
 
 # Top-level prefixes MirrorMakerConfig.workerConfig copies into every herder's worker config.
 _WORKER_TOP_LEVEL_PREFIXES = (
@@ -251,6 +254,31 @@ class MirrorMakerConfig:
 def resolve_mm2(props: Sequence[Property], *, source: str = "mm2.properties") -> MirrorMakerConfig:
     """Resolve parsed mm2.properties; raises ConfigErrors listing every problem with its key and line."""
     return _Resolver(props, source).resolve()
+
+
+def _literal_names(entries: Sequence[str]) -> set[str] | None:
+    """The names a list of plain topic names matches, or None if some entry is a real regex."""
+    if not all(_LITERAL_TOPIC.fullmatch(entry) for entry in entries):
+        return None
+    return {entry.replace("\\.", ".") for entry in entries}
+
+
+def _provably_disjoint(flow: FlowConfig, reverse: FlowConfig) -> bool:
+    """True if no topic is replicated both ways: one flow's topics are plain names the other refuses.
+
+    Identity flows loop exactly on the names both accept, and a list of plain names is a finite set,
+    so this is exact when either side is one; otherwise it cannot be decided here and is False.
+    """
+    try:
+        filters = [candidate.source_config().topic_filter for candidate in (flow, reverse)]
+    except ConfigErrors:
+        return False  # the bad filter is reported on its own line already
+    for index, topic_filter in enumerate(filters):
+        names = _literal_names(topic_filter.include.entries)
+        if names is not None:
+            other = filters[1 - index]
+            return not any(topic_filter.accepts(name) and other.accepts(name) for name in names)
+    return False
 
 
 def _values(sourced: Mapping[str, _Sourced]) -> dict[str, str]:
@@ -514,7 +542,8 @@ class _Resolver:
     def check_loops(self, flows: Sequence[FlowConfig]) -> None:
         """Refuse A->B + B->A with IdentityReplicationPolicy: MM2 runs it, copying topics round forever.
 
-        Remote topics keep their names under that policy, so no hop can tell a topic came back. With
+        Remote topics keep their names under that policy, so no hop can tell a topic came back; it is
+        accepted only when one flow's topics are plain names the other flow refuses. With
         Default on one side and Identity on the other the names grow by one prefix per round trip, also
         forever, unless the Identity flow's topics filter refuses the other side's prefixed names; a
         filter is beyond what can be checked here, so that case is a warning.
@@ -529,13 +558,14 @@ class _Resolver:
                 for candidate in (flow, reverse)
                 if is_identity_policy(candidate.source_connector.get("replication.policy.class", ""))
             ]
-            if len(identity) == 2:
+            if len(identity) == 2 and not _provably_disjoint(flow, reverse):
                 self.error(
                     self.policy_origin(reverse) or self.policy_origin(flow),
                     f"{flow.name} and {reverse.name} are both enabled with IdentityReplicationPolicy: "
                     "every topic both accept would be copied back and forth forever, because remote "
-                    "topics keep their names and no cycle can be detected. Enable one direction only, or "
-                    "use DefaultReplicationPolicy for both",
+                    "topics keep their names and no cycle can be detected. Enable one direction only, "
+                    "use DefaultReplicationPolicy for both, or list each flow's topics as plain names (a dot "
+                    "written \\\\. in the file) with no name in both",
                     key="replication.policy.class",
                 )
             elif len(identity) == 1:

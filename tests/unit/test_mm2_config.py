@@ -544,6 +544,33 @@ class TestLoopsAndSeparators:
         )
         assert keys == [("B->A.replication.policy.class", 9)]
 
+    @pytest.mark.parametrize(
+        ("a_to_b", "b_to_a"),
+        [("orders-a, payments-a", "orders-b"), (".*-a", r"orders-b, orders\\.eu"), ("orders-a", "orders-.*")],
+    )
+    def test_identity_both_ways_with_disjoint_plain_topic_names_is_fine(
+        self, a_to_b: str, b_to_a: str
+    ) -> None:
+        # Active/active with IdentityReplicationPolicy: each side replicates only its own topics.
+        overlapping = b_to_a == "orders-.*"
+        text = (
+            TWO_CLUSTERS
+            + f"A->B.enabled = true\nA->B.topics = {a_to_b}\nB->A.enabled = true\nB->A.topics = {b_to_a}\n"
+            + f"replication.policy.class = {IDENTITY}\n"
+        )
+        if overlapping:
+            assert failure_keys(text) == [("replication.policy.class", 9)]
+        else:
+            assert len(resolve(text).enabled_flows()) == 2
+
+    def test_identity_both_ways_with_regex_filters_is_refused_as_undecidable(self) -> None:
+        keys = failure_keys(
+            TWO_CLUSTERS
+            + "A->B.enabled = true\nA->B.topics = a.*\nB->A.enabled = true\nB->A.topics = b.*\n"
+            + f"replication.policy.class = {IDENTITY}\n"
+        )
+        assert keys == [("replication.policy.class", 9)]
+
     def test_identity_one_way_is_fine(self) -> None:
         config = resolve(TWO_CLUSTERS + f"A->B.enabled = true\nreplication.policy.class = {IDENTITY}\n")
         assert [flow.name for flow in config.enabled_flows()] == ["A->B"]
