@@ -127,14 +127,12 @@ LIBRDKAFKA_PROPERTIES: Mapping[str, str] = MappingProxyType(
         "sasl.oauthbearer.assertion.private.key.file": "*",
         "sasl.oauthbearer.assertion.private.key.passphrase": "*",
         "sasl.oauthbearer.assertion.private.key.pem": "*",
-        "sasl.oauthbearer.assertion.file": "*",
         "sasl.oauthbearer.assertion.claim.aud": "*",
         "sasl.oauthbearer.assertion.claim.exp.seconds": "*",
         "sasl.oauthbearer.assertion.claim.iss": "*",
         "sasl.oauthbearer.assertion.claim.jti.include": "*",
         "sasl.oauthbearer.assertion.claim.nbf.seconds": "*",
         "sasl.oauthbearer.assertion.claim.sub": "*",
-        "sasl.oauthbearer.assertion.jwt.template.file": "*",
         "group.id": "C",
         "group.instance.id": "C",
         "partition.assignment.strategy": "C",
@@ -200,7 +198,7 @@ LIBRDKAFKA_PROPERTIES: Mapping[str, str] = MappingProxyType(
 # Real librdkafka properties that no config may set, with why: a connector config or cluster profile
 # is written through the REST API, and none of these is needed to replicate. They load shared libraries
 # or run commands (the librdkafka counterpart of Kafka Connect's CVE-2023-25194), write files, take
-# over process-wide signals, or fetch the host's cloud identity for an endpoint the config chooses.
+# over process-wide signals, or send the host's files or cloud identity to an endpoint the config chooses.
 # mm2.properties files get no exception: one rule for every source is easier to trust.
 REFUSED_PROPERTIES: Mapping[str, str] = MappingProxyType(
     {
@@ -216,6 +214,10 @@ REFUSED_PROPERTIES: Mapping[str, str] = MappingProxyType(
         "internal.termination.signal": "it installs a signal handler for the whole process",
         "sasl.oauthbearer.metadata.authentication.type": "it fetches the host's cloud identity token "
         "(Azure IMDS) for whichever brokers the config names",
+        "sasl.oauthbearer.assertion.file": "it sends a file of the host's to whichever token endpoint "
+        "the config names; use sasl.oauthbearer.assertion.private.key.* and .claim.* instead",
+        "sasl.oauthbearer.assertion.jwt.template.file": "it copies a file of the host's into the assertion "
+        "sent to whichever token endpoint the config names; use sasl.oauthbearer.assertion.claim.*",
     }
 )
 

@@ -100,6 +100,7 @@ def test_flows_refuse_code_loading_keys_by_name(api: Api, key: str) -> None:
         "sasl.kerberos.kinit.cmd",
         "offset.store.path",
         "sasl.oauthbearer.metadata.authentication.type",
+        "sasl.oauthbearer.assertion.file",
         "interceptors",
         "oauthbearer_token_refresh_cb",
         "ssl_engine_callback_data",
