@@ -251,15 +251,21 @@ class _JavaRegexTranslator:
         depth = 0
         while index < len(pattern):
             char = pattern[index]
+            if pattern.startswith("\\Q", index):
+                quoted_end = pattern.find("\\E", index)
+                index = len(pattern) if quoted_end < 0 else quoted_end + 2
+                continue
             if char == "\\":
-                quoted_end = pattern.find("\\E", index) if pattern.startswith("\\Q", index) else -1
-                index = (len(pattern) if quoted_end < 0 else quoted_end) + 2
+                index += 2
                 continue
             if char == "[":
-                index = pattern.find("]", index + 2)
-                if index < 0:
-                    return len(pattern)
-            elif char == "(":
+                # The class reader knows Java's rules for "]" and escapes inside a class.
+                skipper = _JavaRegexTranslator(pattern)
+                skipper._index = index
+                skipper._character_class()
+                index = skipper._index
+                continue
+            if char == "(":
                 depth += 1
             elif char == ")":
                 if depth == 0:
