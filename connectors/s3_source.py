@@ -13,8 +13,15 @@ partition in its offsets topic, and a starting task also reads the tail of each 
 and resumes after the highest original offset found there, which covers records the producer
 delivered after the last progress commit (a SIGKILL in between).
 
-Integrity: every object's sha256 must match the manifest; a mismatch fails the task naming the
-object, or with ``corrupt.object.policy=skip`` skips it with a warning naming it.
+Integrity: every object's size and sha256 must match the manifest, and its records the entry
+(partition, first and last offset, count); a mismatch fails the task naming the object, or with
+``corrupt.object.policy=skip`` skips it with a warning naming it.
+
+Whoever can write the bucket can write a manifest, so restore bounds what one may make it do:
+manifests are checked as they decode (``mirror.formats.backup.manifest``: ranges, object names
+that the layout gives), no object larger than ``restore.object.max.bytes`` is downloaded or
+decoded (decompression stops at that bound), a download never reads past the manifest's size,
+and only the topic configs in :data:`RESTORABLE_TOPIC_CONFIGS` are applied to created topics.
 
 Groups: when a task has restored all its partitions, it commits the backed-up group offsets
 (latest snapshot at or before ``restore.until.time``) translated to the target: a group at
@@ -38,10 +45,10 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from mirror.config.backup import RestoreSourceConfig
 from mirror.config.errors import ConfigError, ConfigErrors
-from mirror.formats.backup.codec import decode
+from mirror.formats.backup.codec import DecodedSizeError, decode
 from mirror.formats.backup.layout import manifest_key, topics_dir
 from mirror.formats.backup.manifest import GroupOffset as BackupGroupOffset
-from mirror.formats.backup.manifest import ObjectEntry, TopicManifest, decode_manifest
+from mirror.formats.backup.manifest import ManifestError, ObjectEntry, TopicManifest, decode_manifest
 from mirror.formats.backup.records import TIMESTAMP_NOT_AVAILABLE, RecordColumns
 from mirror.kafka import ClusterAdmin, GroupOffset, KafkaClientError, TopicSpec, make_consumer, watermarks
 from mirror.runtime.contracts import (
@@ -54,7 +61,7 @@ from mirror.runtime.contracts import (
     SourceTaskContext,
     TaskConfig,
 )
-from mirror.s3 import ObjectStore
+from mirror.s3 import ObjectStore, S3StorageError
 from mirror.topic_sync import (
     TopicPartitionPair,
     format_assigned_partitions,
@@ -70,6 +77,7 @@ _TAIL_WINDOW = 100
 _PROBE_TIMEOUT_S = 15.0
 _IDLE_POLL_S = 0.5
 _GROUP_STATES_WRITABLE = frozenset({"EMPTY", "DEAD", "UNKNOWN"})
+_LIMIT_HINT = "restore.object.max.bytes (%d; raise it if the backup is genuine)"
 
 
 class CorruptObjectError(Exception):
@@ -88,16 +96,65 @@ def read_manifests(store: ObjectStore, accepts: Callable[[str], bool]) -> dict[s
             continue
         data = store.get_if_exists(manifest_key("", topic))
         if data is not None:
-            manifests[topic] = decode_manifest(data)
+            manifests[topic] = load_manifest(store, topic, data)
     return manifests
 
 
-def restore_configs(configs: Mapping[str, str]) -> dict[str, str]:
-    """Backed-up topic configs for the new topic; LogAppendTime would replace the exact timestamps."""
-    restored = dict(configs)
+def load_manifest(store: ObjectStore, topic: str, data: bytes) -> TopicManifest:
+    """``topic``'s manifest; a ManifestError names where it is and the field at fault."""
+    where = store.url(manifest_key("", topic))
+    try:
+        manifest = decode_manifest(data)
+    except ManifestError as exc:
+        raise ManifestError(f"{where}: {exc}") from exc
+    if manifest.topic != topic:
+        raise ManifestError(f"{where}: manifest.topic: {manifest.topic!r} is not the topic its key names")
+    return manifest
+
+
+RESTORABLE_TOPIC_CONFIGS = frozenset(
+    {
+        "cleanup.policy",
+        "compression.type",
+        "max.message.bytes",
+        "message.timestamp.type",
+        "min.compaction.lag.ms",
+        "max.compaction.lag.ms",
+        "delete.retention.ms",
+        "min.cleanable.dirty.ratio",
+        "retention.ms",
+        "retention.bytes",
+    }
+)
+"""Topic configs restore sets on the topics it creates: what the records need to mean the same
+(compaction, compression, record size, timestamps). Left to the target's own defaults: configs
+about where the topic lived (``min.insync.replicas``, replica placement and throttles, segment and
+flush tuning, tiered storage, timestamp skew limits that would refuse old records)."""
+_KAFKA_DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000
+
+
+def restore_configs(configs: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The backed-up topic configs to create the topic with, and the keys left out.
+
+    Retention is kept only where it keeps records at least as long as Kafka's defaults (forever
+    for ``retention.bytes``), since restored records keep their original timestamps: a short
+    retention, honest or written into the manifest (``retention.ms=1``), would delete them.
+    LogAppendTime would replace the exact timestamps, so CreateTime is set instead.
+    """
+    restored = {key: value for key, value in configs.items() if _restorable(key, value)}
     if restored.get("message.timestamp.type") == "LogAppendTime":
         restored["message.timestamp.type"] = "CreateTime"
-    return restored
+    return restored, sorted(key for key in configs if key not in restored)
+
+
+def _restorable(key: str, value: str) -> bool:
+    if key == "retention.ms":
+        return value.strip() == "-1" or (
+            value.strip().isdigit() and int(value) >= _KAFKA_DEFAULT_RETENTION_MS
+        )
+    if key == "retention.bytes":
+        return value.strip() == "-1"
+    return key in RESTORABLE_TOPIC_CONFIGS
 
 
 class S3SourceConnector(Connector):
@@ -164,13 +221,14 @@ class S3SourceConnector(Connector):
         for topic, manifest in manifests.items():
             target = config.target_topic(topic)
             if target not in existing:
-                missing.append(
-                    TopicSpec(
-                        target,
-                        max(1, manifest.partitions),
-                        config.replication_factor,
-                        restore_configs(manifest.configs),
+                configs, left_out = restore_configs(manifest.configs)
+                for key in left_out:
+                    log.warning(
+                        "backed-up topic config not applied: restore does not set it",
+                        extra={"connector": config.name, "topic": target, "config": key},
                     )
+                missing.append(
+                    TopicSpec(target, max(1, manifest.partitions), config.replication_factor, configs)
                 )
             elif existing[target] < manifest.partitions:
                 raise RestoreTargetError(
@@ -262,7 +320,7 @@ class S3SourceTask(SourceTask):
         topics = sorted({topic for topic, _ in self._partitions})
         for topic in topics:
             data = self._store.get(manifest_key("", topic))
-            self._manifests[topic] = decode_manifest(data)
+            self._manifests[topic] = load_manifest(self._store, topic, data)
         self._routes = {topic: parsed.target_topic(topic) for topic in topics}
         committed = context.last_committed_offsets(self._partitions)
         on_target = self._restored_tails()
@@ -298,21 +356,28 @@ class S3SourceTask(SourceTask):
 
     def _fetch(self, topic: str, entry: ObjectEntry) -> _Fetched:
         assert self._store is not None
-        data = self._store.get(entry.name)
+        limit = self.config.max_object_bytes
+        if entry.size > limit:
+            return _Fetched(topic, entry, None, f"is {entry.size} bytes, over {_LIMIT_HINT % limit}")
+        try:
+            data = self._store.get(entry.name, entry.size)
+        except S3StorageError as exc:
+            if exc.code != "SizeMismatch":
+                raise
+            return _Fetched(topic, entry, None, exc.reason)
         actual = hashlib.sha256(data).hexdigest()
         if actual != entry.sha256:
             return _Fetched(
                 topic, entry, None, f"sha256 {actual} does not match the manifest's {entry.sha256}"
             )
         try:
-            columns = decode(data, entry.format, entry.compression)
+            columns = decode(data, entry.format, entry.compression, max_decoded_bytes=limit)
+        except DecodedSizeError:
+            return _Fetched(topic, entry, None, f"decodes to more than {_LIMIT_HINT % limit}")
         except ValueError as exc:
             return _Fetched(topic, entry, None, str(exc))
-        if len(columns) != entry.records:
-            return _Fetched(
-                topic, entry, None, f"holds {len(columns)} records, the manifest says {entry.records}"
-            )
-        return _Fetched(topic, entry, columns, None)
+        problem = entry.mismatch(columns)
+        return _Fetched(topic, entry, None if problem else columns, problem)
 
     def poll(self) -> SourceBatch | None:
         while self._fetching:
@@ -342,7 +407,7 @@ class S3SourceTask(SourceTask):
             self.report.skipped_objects.append(entry.name)
             return None
         key = (fetched.topic, entry.partition)
-        messages = self._messages(fetched.topic, fetched.columns, self._resume[key])
+        messages = self._messages(fetched.topic, entry.partition, fetched.columns, self._resume[key])
         self.report.objects += 1
         if not messages:
             return None
@@ -352,7 +417,9 @@ class S3SourceTask(SourceTask):
         self._pending_bytes.setdefault(key, deque()).append((last, len(messages), entry.size))
         return SourceBatch(messages, self._routes)
 
-    def _messages(self, topic: str, columns: RecordColumns, after: int) -> list[Message]:
+    def _messages(self, topic: str, partition: int, columns: RecordColumns, after: int) -> list[Message]:
+        """The records after ``after`` to produce to ``partition``: the manifest entry's, by which
+        progress is keyed too (the object's own was checked to agree)."""
         config = self.config
         offsets = columns.offsets
         indexes: Sequence[int] = range(len(columns))
@@ -366,7 +433,6 @@ class S3SourceTask(SourceTask):
             ]
             columns = columns.select(indexes)
         header = config.offset_header
-        partition = columns.partition
         stamps = [
             (kind, stamp) if kind != TIMESTAMP_NOT_AVAILABLE else (kind, 0)
             for kind, stamp in zip(columns.timestamp_types, columns.timestamps, strict=True)

@@ -351,6 +351,12 @@ def _guarded(run: Callable[[], int]) -> int:
     except (JobFailedError, KafkaClientError, S3StorageError, RestoreTargetError, ValueError) as exc:
         print(f"mirror: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except RecursionError:
+        # Manifests and records are decoded with their own errors; this is the backstop that keeps
+        # any other too-deep input (a backup is written by whoever can write the bucket) from
+        # ending in a traceback.
+        print("mirror: input nested too deeply to read", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _backup(args: argparse.Namespace) -> int:

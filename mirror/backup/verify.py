@@ -1,9 +1,12 @@
 """``mirror backup verify``: every object a manifest lists is present, intact and decodable.
 
-Each object is downloaded and checked against its manifest entry: sha256, format, record count
-and offset range. Objects under ``topics/`` that no manifest lists are reported as orphans
-(left by a backup that crashed between storing an object and recording it): they are not
-errors, and ``mirror backup prune --orphans`` removes them.
+Each object is downloaded and checked against its manifest entry: size, sha256, format, and its
+records' partition, count and offset range. No object is read past its recorded size or decoded
+past the restore's default bound (``DEFAULT_MAX_DECODED_BYTES``).
+
+Objects under ``topics/`` that no manifest lists are reported as orphans (left by a backup
+that crashed between storing an object and recording it): they are not errors, and
+``mirror backup prune --orphans`` removes them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 from mirror.formats.backup.codec import decode
 from mirror.formats.backup.layout import parse_object_name, topics_dir
 from mirror.formats.backup.manifest import ObjectEntry, TopicManifest
-from mirror.formats.backup.records import RecordFormatError
+from mirror.formats.backup.records import DEFAULT_MAX_DECODED_BYTES, RecordFormatError
 from mirror.s3 import ObjectStore, S3StorageError
 
 _PARALLEL_DOWNLOADS = 4
@@ -59,9 +62,13 @@ class VerifyReport:
 
 def check_object(store: ObjectStore, entry: ObjectEntry) -> str | None:
     """What is wrong with one stored object, or None."""
+    if entry.size > DEFAULT_MAX_DECODED_BYTES:
+        return f"not checked: {entry.size} bytes, over the {DEFAULT_MAX_DECODED_BYTES} read per object"
     try:
-        data = store.get(entry.name)
+        data = store.get(entry.name, entry.size)
     except S3StorageError as exc:
+        if exc.code == "SizeMismatch":
+            return exc.reason
         return "missing" if exc.code in ("404", "NoSuchKey") else f"unreadable: {exc.code}: {exc.reason}"
     actual = hashlib.sha256(data).hexdigest()
     if actual != entry.sha256:
@@ -70,17 +77,7 @@ def check_object(store: ObjectStore, entry: ObjectEntry) -> str | None:
         columns = decode(data, entry.format, entry.compression)
     except RecordFormatError as exc:
         return f"does not decode: {exc}"
-    if len(columns) != entry.records:
-        return f"holds {len(columns)} records, the manifest says {entry.records}"
-    if columns.offsets and (columns.offsets[0], columns.offsets[-1]) != (
-        entry.first_offset,
-        entry.last_offset,
-    ):
-        return (
-            f"holds offsets {columns.offsets[0]}..{columns.offsets[-1]}, "
-            f"the manifest says {entry.first_offset}..{entry.last_offset}"
-        )
-    return None
+    return entry.mismatch(columns)
 
 
 def verify_backup(

@@ -29,7 +29,7 @@ from mirror.filters import (
     parse_connect_list,
 )
 from mirror.formats.backup.layout import check_topic, normalise_prefix
-from mirror.formats.backup.records import COMPRESSIONS, FORMATS
+from mirror.formats.backup.records import COMPRESSIONS, DEFAULT_MAX_DECODED_BYTES, FORMATS
 
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB
@@ -138,6 +138,7 @@ _SOURCE_KEYS: Mapping[str, KeySpec] = MappingProxyType(
         "offsets.storage.topic": _spec("string", DEFAULT_RESTORE_OFFSETS_TOPIC),
         "admin.timeout.ms": _spec("long", "60000", minimum=1),
         "max.poll.records": _spec("int", "20000", minimum=1),
+        "restore.object.max.bytes": _spec("long", str(DEFAULT_MAX_DECODED_BYTES), minimum=MIB),
     }
 )
 TASK_LEVEL_KEYS = frozenset({"task.assigned.partitions", "task.index", "task.end.offsets"})
@@ -497,6 +498,8 @@ class RestoreSourceConfig:
     producer: Mapping[str, str] = field(repr=False)
     admin: Mapping[str, str] = field(repr=False)
     consumer: Mapping[str, str] = field(repr=False)
+    max_object_bytes: int = DEFAULT_MAX_DECODED_BYTES
+    """The most one backed-up object may be stored as or decode to (a manifest can claim anything)."""
 
     def target_topic(self, topic: str) -> str:
         return self.renames.get(topic, topic)
@@ -543,6 +546,9 @@ class RestoreSourceConfig:
             producer=_client(config, "producer", reader, {}, _SOURCE_KEYS),
             admin=_client(config, "admin", reader, {}, _SOURCE_KEYS),
             consumer=_client(config, "consumer", reader, {}, _SOURCE_KEYS),
+            max_object_bytes=reader.integer(
+                "restore.object.max.bytes", DEFAULT_MAX_DECODED_BYTES, minimum=MIB
+            ),
         )
         if reader.errors:
             raise ConfigErrors(reader.errors)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
 
 import boto3
@@ -23,6 +24,7 @@ from mirror.config.librdkafka import hide_url_credentials
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 _DELETE_BATCH = 1000
 _MAX_ATTEMPTS = 8
@@ -67,6 +69,17 @@ def _describe(exc: Exception, context: str) -> S3StorageError:
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return S3StorageError(context, type(exc).__name__, str(exc), True)
     return S3StorageError(context, type(exc).__name__, str(exc), False)
+
+
+def _stored_size(response: GetObjectOutputTypeDef) -> int:
+    """The whole object's size: Content-Range's total for a ranged GET, else the body's length."""
+    content_range = response.get("ContentRange", "")
+    _, slash, total = content_range.rpartition("/")
+    return int(total) if slash and total.isdigit() else int(response.get("ContentLength", -1))
+
+
+def _size_mismatch(where: str, found: str, size: int) -> S3StorageError:
+    return S3StorageError(where, "SizeMismatch", f"{found}, the manifest says {size}", False)
 
 
 def make_client(settings: S3Settings) -> S3Client:
@@ -120,14 +133,58 @@ class ObjectStore:
         except Exception as exc:
             raise _failure(exc, f"bucket {self.bucket}") from exc
 
-    def get(self, name: str) -> bytes:
-        """A whole object; large ones arrive in parallel ranged parts."""
+    def get(self, name: str, size: int | None = None) -> bytes:
+        """A whole object; large ones arrive in parallel ranged parts.
+
+        With ``size`` (what a manifest says the object holds), an object of any other size is
+        refused as ``SizeMismatch`` and no byte past ``size`` is requested or read: a manifest is
+        not trusted to describe the object, nor the object to be what the manifest described.
+        """
+        if size is not None:
+            return self._get_exactly(name, size)
         out = io.BytesIO()
         try:
             self._client.download_fileobj(self.bucket, self.prefix + name, out, Config=self._transfer)
         except Exception as exc:
             raise _failure(exc, self.url(name)) from exc
         return out.getvalue()
+
+    def _get_exactly(self, name: str, size: int) -> bytes:
+        if size < 1:
+            raise S3StorageError(self.url(name), "SizeMismatch", f"{size} is not an object size", False)
+        key = self.prefix + name
+        part = self.settings.part_size
+        try:
+            first = self._client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes=0-{min(size, part) - 1}"
+            )
+            stored = _stored_size(first)
+            if stored != size:
+                first["Body"].close()
+                raise _size_mismatch(self.url(name), f"the object is {stored} bytes", size)
+            etag = first.get("ETag", "")
+            parts = [first["Body"].read(min(size, part))]
+            ranges = [(start, min(start + part, size)) for start in range(part, size, part)]
+
+            def read_range(bounds: tuple[int, int]) -> bytes:
+                start, end = bounds
+                # IfMatch: every part comes from the object whose size was just checked.
+                response = self._client.get_object(
+                    Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}", IfMatch=etag
+                )
+                return response["Body"].read(end - start)
+
+            if ranges:
+                with ThreadPoolExecutor(self.settings.upload_concurrency) as pool:
+                    parts += pool.map(read_range, ranges)
+        except S3StorageError:
+            raise
+        except Exception as exc:
+            raise _failure(exc, self.url(name)) from exc
+        data = b"".join(parts)
+        if len(data) != size:
+            raise _size_mismatch(self.url(name), f"{len(data)} bytes arrived", size)
+        return data
 
     def get_if_exists(self, name: str) -> bytes | None:
         try:

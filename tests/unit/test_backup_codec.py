@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
+from backports import zstd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mirror.formats.backup.codec import decode, encode, extension
-from mirror.formats.backup.records import COMPRESSIONS, FORMATS, RecordColumns, RecordFormatError, offset_gaps
+from mirror.formats.backup.codec import DecodedSizeError, decode, encode, extension
+from mirror.formats.backup.records import (
+    COMPRESSIONS,
+    DEFAULT_MAX_DECODED_BYTES,
+    FORMATS,
+    RecordColumns,
+    RecordFormatError,
+    offset_gaps,
+)
 
 nullable_bytes = st.none() | st.binary(max_size=64)
 headers = st.lists(st.tuples(st.text(max_size=12), nullable_bytes), max_size=4)
@@ -102,3 +114,87 @@ def test_offset_gaps() -> None:
     assert offset_gaps([]) == []
     assert offset_gaps([4, 5, 6]) == []
     assert offset_gaps([4, 6, 7, 10]) == [(5, 5), (8, 9)]
+
+
+# ---- bounded decoding: a manifest can name any object, so none may decode past the bound ---------
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("format_name", "compression"),
+    [(f, c) for f in FORMATS for c in COMPRESSIONS],
+)
+def test_an_object_decoding_past_the_bound_is_refused(format_name: str, compression: str) -> None:
+    # 2 MiB of zeros compresses to a few KiB in every codec: the bound must hold on the output.
+    columns = RecordColumns(0, [0, 1], [1, 1], [5, 6], [None, None], [bytes(MIB), bytes(MIB)], [[], []])
+    data = encode(columns, format_name, compression)
+    with pytest.raises(DecodedSizeError, match=f"more than {MIB} bytes"):
+        decode(data, format_name, compression, max_decoded_bytes=MIB)
+    assert decode(data, format_name, compression, max_decoded_bytes=8 * MIB).values == columns.values
+
+
+def test_a_snappy_chunk_claiming_gigabytes_is_refused_from_its_header() -> None:
+    # A framed stream whose one compressed chunk's raw header (a varint) says 3.75 GiB: refused by
+    # reading the header, before anything is decompressed or allocated.
+    raw = b"\x80\x80\x80\x80\x0f" + b"\x00" * 16
+    body = b"\x00\x00\x00\x00" + raw  # CRC, then the raw snappy block
+    stream = b"\xff\x06\x00\x00sNaPpY" + b"\x00" + len(body).to_bytes(3, "little") + body
+    with pytest.raises(DecodedSizeError):
+        decode(stream, "jsonl", "snappy")
+
+
+def test_trailing_frames_are_decoded_and_count_towards_the_bound() -> None:
+    line = (
+        b'{"partition":0,"offset":7,"timestamp":1,"timestamp_type":1,"key":null,"value":null,"headers":[]}\n'
+    )
+    two_frames = zstd.compress(line) + zstd.compress(bytes(2 * MIB))
+    with pytest.raises(DecodedSizeError):
+        decode(two_frames, "jsonl", "zstd", max_decoded_bytes=MIB)
+    assert list(decode(zstd.compress(line) + zstd.compress(b"\n"), "jsonl", "zstd").offsets) == [7]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("offset", -1), ("offset", 2**63), ("partition", 2**31), ("timestamp", 2**63), ("timestamp_type", 3)],
+)
+def test_json_lines_numbers_outside_kafkas_ranges_are_refused(field: str, value: int) -> None:
+    record = {"partition": 0, "offset": 7, "timestamp": 1, "timestamp_type": 1, "key": None, "value": None}
+    line = json.dumps({**record, field: value, "headers": []}).encode()
+    with pytest.raises(RecordFormatError, match=f"field '{field}'"):
+        decode(line, "jsonl", "none")
+
+
+_BOMB_SCRIPT = """
+import resource, sys
+from backports import zstd
+from mirror.formats.backup.codec import decode
+from mirror.formats.backup.records import DEFAULT_MAX_DECODED_BYTES, RecordFormatError
+
+# 1.5 GiB of zeros, compressed as a stream so the bomb is made without holding what it expands to.
+compressor = zstd.ZstdCompressor()
+zeros = bytes(1 << 20)
+bomb = b"".join(compressor.compress(zeros) for _ in range(1536)) + compressor.flush()
+assert DEFAULT_MAX_DECODED_BYTES < 1536 << 20
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+try:
+    decode(bomb, "jsonl", "zstd")
+except RecordFormatError as exc:
+    outcome = f"refused: {exc}"
+else:
+    outcome = "decoded"
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(len(bomb), after - before, outcome)
+"""
+
+
+def test_a_zstd_bomb_is_refused_within_a_fixed_memory_bound() -> None:
+    # In a fresh interpreter, so the peak resident size measures this decode alone.
+    result = subprocess.run(
+        [sys.executable, "-c", _BOMB_SCRIPT], capture_output=True, text=True, timeout=300, check=True
+    )
+    size, growth, outcome = result.stdout.split(" ", 2)
+    assert int(size) < 64 * 1024  # tens of kilobytes that claim 1.5 GiB
+    assert outcome.startswith("refused: ") and "decodes to more than" in outcome
+    # The bound's worth of output at most, plus slack for the allocator; unbounded it was 1.5 GiB.
+    assert int(growth) < DEFAULT_MAX_DECODED_BYTES + 64 * MIB

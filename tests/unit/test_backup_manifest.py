@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.s3_source import restore_configs
 from mirror.formats.backup.layout import (
     manifest_key,
     normalise_prefix,
@@ -23,6 +24,7 @@ from mirror.formats.backup.manifest import (
     decode_manifest,
     encode_manifest,
 )
+from mirror.formats.backup.records import RecordColumns
 
 
 def entry(partition: int, first: int, last: int, *, min_ts: int = 0, max_ts: int = 0) -> ObjectEntry:
@@ -43,24 +45,25 @@ def entry(partition: int, first: int, last: int, *, min_ts: int = 0, max_ts: int
 
 
 entries = st.builds(
-    lambda p, f, n, gaps: ObjectEntry(
+    # Offset f, then a gap of g offsets (compaction, markers), then n more records, as the sink writes.
+    lambda p, f, g, n: ObjectEntry(
         object_name("t.x-1", p, f, "parquet"),
         p,
         f,
-        f + n,
-        n,
+        f + g + n,
+        n + 1,
         -1,
         2**50,
-        gaps,
-        n * 3,
+        ((f + 1, f + g),) if g else (),
+        n * 3 + 1,
         "0" * 64,
         "parquet",
         "gzip",
     ),
     st.integers(0, 100),
     st.integers(0, 2**62),
-    st.integers(0, 1000),
-    st.lists(st.tuples(st.integers(0, 9), st.integers(10, 20)), max_size=3).map(tuple),
+    st.integers(0, 5),
+    st.integers(1, 1000),
 )
 snapshots = st.builds(
     GroupSnapshot,
@@ -147,6 +150,56 @@ def test_time_window_overlap() -> None:
         (lambda d: d["objects"][0].update(format="csv"), "unknown format"),
         (lambda d: d["objects"][0].update(last_offset=0, first_offset=5), "last_offset is before"),
         (lambda d: d.update(next_offsets={"x": 1}), "not a partition number"),
+        # Nothing a restore acts on is unbounded (it reads manifests anyone who can write the bucket wrote).
+        (lambda d: d.update(partitions=-1), r"manifest.partitions: -1 is outside 0..100000"),
+        (lambda d: d.update(partitions=10**9), r"manifest.partitions: 1000000000 is outside"),
+        (lambda d: d.update(topic=".."), "manifest.topic: '..' is not a legal Kafka topic"),
+        (lambda d: d.update(next_offsets={"0": 2**63}), r"next_offsets.0: 9223372036854775808 is outside"),
+        (lambda d: d.update(next_offsets={"100000": 1}), "not a partition number below 100000"),
+        (lambda d: d["objects"][0].update(last_offset=2**63), r"objects\[0\].last_offset: .* is outside"),
+        (
+            lambda d: d["objects"][0].update(records=5),
+            r"objects\[0\].records: 5 records do not fit in offsets 0..3",
+        ),
+        (lambda d: d["objects"][0].update(records=0), r"objects\[0\].records: 0 is outside 1.."),
+        (lambda d: d["objects"][0].update(size=0), r"objects\[0\].size: 0 is outside 1.."),
+        (lambda d: d["objects"][0].update(size=2**64), r"objects\[0\].size: .* is outside"),
+        (lambda d: d["objects"][0].update(gaps=[[0, 1]]), r"objects\[0\].gaps: a gap must lie inside 0..3"),
+        (lambda d: d["objects"][0].update(min_timestamp=-(2**64)), r"objects\[0\].min_timestamp"),
+        (
+            lambda d: d["group_snapshots"].append(
+                {"taken_at_ms": 1, "groups": {"g": {"0": {"offset": -5, "metadata": ""}}}}
+            ),
+            r"group_snapshots\[0\].groups.g.0.offset: expected a non-negative integer",
+        ),
+        (
+            lambda d: d["group_snapshots"].append(
+                {"taken_at_ms": 1, "groups": {"g": {"0": {"offset": 2**63, "metadata": ""}}}}
+            ),
+            r"group_snapshots\[0\].groups.g.0.offset: 9223372036854775808 is outside",
+        ),
+        # Object names must be the layout's key for the entry: nothing else is ever fetched.
+        (
+            lambda d: d["objects"][0].update(name="../../other-bucket/secret.jsonl"),
+            r"objects\[0\].name: '../../other-bucket/secret.jsonl' is not where the layout keeps",
+        ),
+        (
+            lambda d: d["objects"][0].update(name=object_name("payments", 0, 0, "jsonl.zst")),
+            "is not where the layout",
+        ),
+        (
+            lambda d: d["objects"][0].update(name=object_name("orders", 1, 0, "jsonl.zst")),
+            "is not where the layout",
+        ),
+        (
+            lambda d: d["objects"][0].update(name=object_name("orders", 0, 1, "jsonl.zst")),
+            "is not where the layout",
+        ),
+        (
+            lambda d: d["objects"][0].update(name=object_name("orders", 0, 0, "jsonl.gz")),
+            "is not where the layout",
+        ),
+        (lambda d: d["objects"][0].update(partition=1), "is not where the layout"),
     ],
 )
 def test_bad_manifests_name_the_field(mutate: object, message: str) -> None:
@@ -185,3 +238,66 @@ def test_keys_sort_in_offset_order_and_parse_back() -> None:
     assert normalise_prefix("/a/b/") == "a/b/" and normalise_prefix("") == ""
     with pytest.raises(ValueError, match="legal Kafka topic"):
         object_name("bad/topic", 0, 0, "jsonl")
+
+
+def test_a_deeply_nested_manifest_is_a_manifest_error_not_a_recursion_error() -> None:
+    with pytest.raises(ManifestError, match="nested too deeply"):
+        decode_manifest(b"[" * 200_000 + b"]" * 200_000)
+
+
+def columns_of(partition: int, offsets: list[int]) -> RecordColumns:
+    count = len(offsets)
+    return RecordColumns(
+        partition, offsets, [1] * count, [0] * count, [None] * count, [None] * count, [[]] * count
+    )
+
+
+@pytest.mark.parametrize(
+    ("columns", "problem"),
+    [
+        (columns_of(0, [0, 1, 2, 3]), None),
+        (columns_of(0, [0, 1, 3]), "holds 3 records, the manifest says 4"),
+        (columns_of(1, [0, 1, 2, 3]), "holds records of partition 1, the manifest says 0"),
+        (columns_of(0, [1, 2, 3, 4]), "holds offsets 1..4, the manifest says 0..3"),
+        (columns_of(0, [0, 2, 1, 3]), "holds offsets out of order"),
+        (columns_of(0, [0, 1, 1, 3]), "holds offsets out of order"),
+    ],
+)
+def test_an_object_must_hold_what_its_entry_says(columns: RecordColumns, problem: str | None) -> None:
+    assert entry(0, 0, 3).mismatch(columns) == problem
+
+
+def test_restore_applies_only_configs_on_its_list_and_never_a_shorter_retention() -> None:
+    configs = {
+        "cleanup.policy": "compact",
+        "compression.type": "zstd",
+        "max.message.bytes": "2097152",
+        "message.timestamp.type": "LogAppendTime",
+        "min.compaction.lag.ms": "10",
+        "retention.ms": "1",
+        "retention.bytes": "1",
+        "segment.ms": "100",
+        "min.insync.replicas": "3",
+        "follower.replication.throttled.replicas": "*",
+        "message.timestamp.before.max.ms": "1000",
+    }
+    applied, left_out = restore_configs(configs)
+    assert applied == {
+        "cleanup.policy": "compact",
+        "compression.type": "zstd",
+        "max.message.bytes": "2097152",
+        "message.timestamp.type": "CreateTime",
+        "min.compaction.lag.ms": "10",
+    }
+    assert left_out == [
+        "follower.replication.throttled.replicas",
+        "message.timestamp.before.max.ms",
+        "min.insync.replicas",
+        "retention.bytes",
+        "retention.ms",
+        "segment.ms",
+    ]
+    longer = {"retention.ms": "864000000000", "retention.bytes": "-1"}
+    assert restore_configs(longer) == (longer, [])
+    assert restore_configs({"retention.ms": "-1"}) == ({"retention.ms": "-1"}, [])
+    assert restore_configs({"retention.ms": "86400000"}) == ({}, ["retention.ms"])

@@ -10,19 +10,35 @@ Per object: relative key, partition, first and last offset, record count, timest
 offsets missing inside the range (compaction, transaction markers, aborted records), size,
 format, compression and sha256. Per topic: partition count and non-default configs at the last
 write, and snapshots of consumer-group offsets on the topic (kept when they change).
+
+Decoding trusts nothing: whoever can write the bucket can write a manifest, and restore acts on
+it. Numbers must lie in Kafka's ranges, every object must be named as the layout names an object
+of its topic, partition and first offset (so no ``../`` or foreign key is ever fetched), and must
+hold no more records than its offset range.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from mirror.formats.backup.records import COMPRESSIONS, FORMATS
+from mirror.formats.backup.codec import extension
+from mirror.formats.backup.layout import check_topic, object_name
+from mirror.formats.backup.records import COMPRESSIONS, FORMATS, RecordColumns
 
 MANIFEST_VERSION = 1
+
+MAX_PARTITIONS = 100_000
+"""Partitions a backed-up topic may have. Kafka sets no per-topic maximum, but a broker hosts a few
+thousand partitions in practice and a KRaft cluster a few million in all; a topic of more than
+100,000 is not one any cluster runs, while the number bounds what a restore plans and creates."""
+MAX_OFFSET = 2**63 - 1
+"""Kafka offsets are signed 64-bit; offsets in a manifest are never negative."""
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 class ManifestError(ValueError):
@@ -43,6 +59,25 @@ class ObjectEntry:
     sha256: str
     format: str
     compression: str
+
+    def mismatch(self, columns: RecordColumns) -> str | None:
+        """How the object's records differ from this entry, or None: restore produces to the
+        entry's partition and keys its progress by the entry's offsets, so they must agree."""
+        offsets = columns.offsets
+        if len(columns) != self.records:
+            return f"holds {len(columns)} records, the manifest says {self.records}"
+        if not offsets:
+            return None
+        if columns.partition != self.partition:
+            return f"holds records of partition {columns.partition}, the manifest says {self.partition}"
+        if (offsets[0], offsets[-1]) != (self.first_offset, self.last_offset):
+            return (
+                f"holds offsets {offsets[0]}..{offsets[-1]}, "
+                f"the manifest says {self.first_offset}..{self.last_offset}"
+            )
+        if any(earlier >= later for earlier, later in itertools.pairwise(offsets)):
+            return "holds offsets out of order"
+        return None
 
     def overlaps_time(self, from_ms: int | None, until_ms: int | None) -> bool:
         """Whether some record may fall in the window (bounds inclusive, None = open)."""
@@ -173,24 +208,31 @@ def decode_manifest(data: bytes) -> TopicManifest:
         document = json.loads(data)
     except ValueError as exc:
         raise ManifestError(f"not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ManifestError("not a manifest: JSON nested too deeply") from exc
     reader = _Reader(document, "manifest")
     version = reader.integer("version")
     if version != MANIFEST_VERSION:
         raise ManifestError(f"version: {version} is not supported (this mirror reads {MANIFEST_VERSION})")
+    topic = reader.string("topic")
+    try:
+        check_topic(topic)
+    except ValueError as exc:
+        raise ManifestError(f"manifest.topic: {exc}") from exc
     configs = reader.mapping("configs")
     return TopicManifest(
-        topic=reader.string("topic"),
-        partitions=reader.integer("partitions"),
+        topic=topic,
+        partitions=_bounded(reader.integer("partitions"), "manifest.partitions", 0, MAX_PARTITIONS),
         configs={str(k): _text(v, f"configs.{k}") for k, v in configs.items()},
         next_offsets={
-            _partition(k, "next_offsets"): _count(v, f"next_offsets.{k}")
+            _partition(k, "next_offsets"): _offset(v, f"next_offsets.{k}")
             for k, v in reader.mapping("next_offsets").items()
         },
-        objects=tuple(_object(item, index) for index, item in enumerate(reader.sequence("objects"))),
+        objects=tuple(_object(item, index, topic) for index, item in enumerate(reader.sequence("objects"))),
         group_snapshots=tuple(
             _snapshot(item, index) for index, item in enumerate(reader.sequence("group_snapshots"))
         ),
-        updated_at_ms=reader.integer("updated_at_ms"),
+        updated_at_ms=_bounded(reader.integer("updated_at_ms"), "manifest.updated_at_ms", *_INT64),
     )
 
 
@@ -231,6 +273,16 @@ def _count(value: object, where: str, *, allow_negative: bool = False) -> int:
     return value
 
 
+def _bounded(value: int, where: str, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise ManifestError(f"{where}: {value} is outside {low}..{high}")
+    return value
+
+
+def _offset(value: object, where: str) -> int:
+    return _bounded(_count(value, where), where, 0, MAX_OFFSET)
+
+
 def _text(value: object, where: str) -> str:
     if not isinstance(value, str):
         raise ManifestError(f"{where}: expected a string")
@@ -238,36 +290,53 @@ def _text(value: object, where: str) -> str:
 
 
 def _partition(key: str, where: str) -> int:
-    if not key.isdigit():
-        raise ManifestError(f"{where}: {key!r} is not a partition number")
+    if not (key.isascii() and key.isdigit()) or int(key) >= MAX_PARTITIONS:
+        raise ManifestError(f"{where}: {key!r} is not a partition number below {MAX_PARTITIONS}")
     return int(key)
 
 
-def _object(item: object, index: int) -> ObjectEntry:
-    reader = _Reader(item, f"objects[{index}]")
+def _object(item: object, index: int, topic: str) -> ObjectEntry:
+    where = f"objects[{index}]"
+    reader = _Reader(item, where)
     gaps = []
     for gap_index, gap in enumerate(reader.sequence("gaps")):
         if not isinstance(gap, list) or len(gap) != 2:
-            raise ManifestError(f"objects[{index}].gaps[{gap_index}]: expected [first, last]")
-        gaps.append((_count(gap[0], "gap"), _count(gap[1], "gap")))
+            raise ManifestError(f"{where}.gaps[{gap_index}]: expected [first, last]")
+        gaps.append(
+            (_offset(gap[0], f"{where}.gaps[{gap_index}]"), _offset(gap[1], f"{where}.gaps[{gap_index}]"))
+        )
     entry = ObjectEntry(
         name=reader.string("name"),
-        partition=_count(reader.integer("partition"), f"objects[{index}].partition"),
-        first_offset=_count(reader.integer("first_offset"), f"objects[{index}].first_offset"),
-        last_offset=_count(reader.integer("last_offset"), f"objects[{index}].last_offset"),
-        records=_count(reader.integer("records"), f"objects[{index}].records"),
-        min_timestamp=reader.integer("min_timestamp"),
-        max_timestamp=reader.integer("max_timestamp"),
+        partition=_bounded(reader.integer("partition"), f"{where}.partition", 0, MAX_PARTITIONS - 1),
+        first_offset=_offset(reader.integer("first_offset"), f"{where}.first_offset"),
+        last_offset=_offset(reader.integer("last_offset"), f"{where}.last_offset"),
+        records=_bounded(reader.integer("records"), f"{where}.records", 1, MAX_OFFSET),
+        min_timestamp=_bounded(reader.integer("min_timestamp"), f"{where}.min_timestamp", *_INT64),
+        max_timestamp=_bounded(reader.integer("max_timestamp"), f"{where}.max_timestamp", *_INT64),
         gaps=tuple(gaps),
-        size=_count(reader.integer("size"), f"objects[{index}].size"),
+        size=_bounded(reader.integer("size"), f"{where}.size", 1, MAX_OFFSET),
         sha256=reader.string("sha256"),
         format=reader.string("format"),
         compression=reader.string("compression"),
     )
     if entry.format not in FORMATS or entry.compression not in COMPRESSIONS:
-        raise ManifestError(f"objects[{index}]: unknown format {entry.format!r}/{entry.compression!r}")
+        raise ManifestError(f"{where}: unknown format {entry.format!r}/{entry.compression!r}")
     if entry.last_offset < entry.first_offset:
-        raise ManifestError(f"objects[{index}]: last_offset is before first_offset")
+        raise ManifestError(f"{where}: last_offset is before first_offset")
+    if entry.records > entry.last_offset - entry.first_offset + 1:
+        raise ManifestError(
+            f"{where}.records: {entry.records} records do not fit in offsets "
+            f"{entry.first_offset}..{entry.last_offset}"
+        )
+    if any(not entry.first_offset < first <= last < entry.last_offset for first, last in entry.gaps):
+        raise ManifestError(f"{where}.gaps: a gap must lie inside {entry.first_offset}..{entry.last_offset}")
+    expected = object_name(
+        topic, entry.partition, entry.first_offset, extension(entry.format, entry.compression)
+    )
+    if entry.name != expected:
+        raise ManifestError(
+            f"{where}.name: {entry.name!r} is not where the layout keeps this object ({expected!r})"
+        )
     return entry
 
 
@@ -282,7 +351,8 @@ def _snapshot(item: object, index: int) -> GroupSnapshot:
         for partition, position in offsets.items():
             entry = _Reader(position, f"{where}.{partition}")
             parsed[_partition(partition, where)] = GroupOffset(
-                entry.integer("offset"), entry.string("metadata")
+                _offset(entry.integer("offset"), f"{where}.{partition}.offset"), entry.string("metadata")
             )
         groups[group] = parsed
-    return GroupSnapshot(reader.integer("taken_at_ms"), groups)
+    taken_at_ms = _bounded(reader.integer("taken_at_ms"), f"group_snapshots[{index}].taken_at_ms", *_INT64)
+    return GroupSnapshot(taken_at_ms, groups)

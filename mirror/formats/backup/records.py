@@ -18,6 +18,12 @@ FORMATS = ("jsonl", "avro", "parquet")
 COMPRESSIONS = ("none", "gzip", "zstd", "snappy")
 """Object formats and compressions (``mirror.formats.backup.codec`` encodes them)."""
 
+DEFAULT_MAX_DECODED_BYTES = 256 * 1024 * 1024
+"""The most one object may decode to unless a restore says otherwise (``restore.object.max.bytes``):
+4x the sink's default ``rotate.bytes``, so the JSON lines of an object a backup with default
+settings writes (64 MiB of values, base64 and per-record overhead included) fit, while a crafted
+one cannot hold more memory than this."""
+
 TIMESTAMP_NOT_AVAILABLE = 0
 TIMESTAMP_CREATE_TIME = 1
 TIMESTAMP_LOG_APPEND_TIME = 2
