@@ -186,7 +186,7 @@ class _JavaRegexTranslator:
                 self._index += 1
                 self._out.append("(?s:.)" if self._frames[-1].dotall else _JAVA_DOT)
             else:
-                self._out.append(char if char in "^" else _literal(char))
+                self._out.append(char if char == "^" else _literal(char))
                 self._index += 1
         self._out.append(")" * len(self._frames[0].scoped_flags))
         return "".join(self._out)
