@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -349,3 +351,77 @@ def test_tls_serves_https_with_the_given_certificate(database_url: str, tmp_path
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(f"{service.url}/connectors", timeout=10)  # not trusted by default
         assert service.stop() == 0
+
+
+UNREACHABLE_CONFIG = {
+    "connector.class": "MirrorSourceConnector",
+    "source.cluster.alias": "A",
+    "target.cluster.alias": "B",
+    "source.cluster.bootstrap.servers": "127.0.0.1:1",
+    "target.cluster.bootstrap.servers": "127.0.0.1:1",
+    "topics": "t",
+}
+
+
+def test_the_database_files_are_private_under_a_permissive_umask(database_url: str, tmp_path: Path) -> None:
+    database = Path(database_url.removeprefix("sqlite:///"))
+    previous = os.umask(0o022)  # inherited by mirror serve: what it would make readable to all
+    try:
+        with serving(database_url, tmp_path / "serve.log", "w1") as service:
+            profile = {
+                "bootstrap_servers": "127.0.0.1:1",
+                "config": {"security.protocol": "SSL", "ssl.key.password": secret()},
+            }
+            response = requests.put(f"{service.url}/clusters/sec", json=profile, timeout=10)
+            assert response.status_code in {200, 201}, response.text
+            create(service, "c1", UNREACHABLE_CONFIG)
+            modes = {
+                file.name: stat.S_IMODE(file.stat().st_mode)
+                for file in (database, Path(f"{database}-wal"), Path(f"{database}-shm"))
+            }
+            assert modes == {"mirror.db": 0o600, "mirror.db-wal": 0o600, "mirror.db-shm": 0o600}
+    finally:
+        os.umask(previous)
+
+
+def test_a_second_process_with_a_live_worker_id_is_refused(database_url: str, tmp_path: Path) -> None:
+    with serving(database_url, tmp_path / "first.log", "w1") as first:
+        second = ServeProcess(database_url, tmp_path / "second.log", "w1")
+        command = [
+            sys.executable, "-m", "mirror.cli", "serve", "--db", database_url,
+            "--bind", f"127.0.0.1:{second.port}", "--workers", "1", "--worker-id", "w1",
+        ]  # fmt: skip
+        refused = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+        assert refused.returncode == 2, refused.stderr
+        assert f"worker id 'w1' is in use by a live process (API at 127.0.0.1:{first.port}" in refused.stderr
+        with Store(database_url) as store:
+            [worker] = store.live_workers(60)
+            assert worker.address == f"127.0.0.1:{first.port}", "the refused process took the row"
+        assert requests.get(f"{first.url}/health", timeout=10).status_code == 200
+
+        first.kill()  # a crash leaves its row behind: a restart waits until its heartbeat is stale
+        began = time.monotonic()
+        with serving(database_url, tmp_path / "restarted.log", "w1") as restarted:
+            assert time.monotonic() - began < 30
+            with Store(database_url) as store:
+                [worker] = store.live_workers(60)
+                assert worker.address == f"127.0.0.1:{restarted.port}"
+            assert restarted.stop() == 0
+
+
+def test_sigterm_stops_many_unreachable_connectors_within_ten_seconds(
+    database_url: str, tmp_path: Path
+) -> None:
+    with serving(database_url, tmp_path / "serve.log", "w1") as service:
+        for index in range(50):
+            create(service, f"c{index}", {**UNREACHABLE_CONFIG, "admin.timeout.ms": "60000"})
+        with Store(database_url) as store:
+            wait_until(
+                lambda: len(service.log.split("connector added")) > 50, timeout=60, what="50 connectors added"
+            )
+            assert len(store.list_connectors()) == 50
+        time.sleep(3)  # every supervisor is now waiting on its unreachable cluster
+        began = time.monotonic()
+        assert service.stop() == 0
+        took = time.monotonic() - began
+    assert took < 10, f"SIGTERM took {took:.1f} s"
