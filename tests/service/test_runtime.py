@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from mirror.runtime.status import State
 from mirror.service.runtime import ServiceRuntime
 from mirror.store.records import TargetState
 from mirror.store.store import Store
@@ -132,3 +134,33 @@ def test_connectors_are_shared_between_workers_and_move_when_one_leaves(
     for name in names:
         wait_for_state(store, name, "PAUSED")
         assert store.connector_state(name).worker_id == "w2"  # type: ignore[union-attr]
+
+
+def test_a_runtime_whose_worker_id_was_taken_over_stops_its_connectors_and_leaves_the_row(
+    store: Store, start_runtime: Callable[[str], ServiceRuntime]
+) -> None:
+    unreachable = {
+        "source.cluster.alias": "A",
+        "target.cluster.alias": "B",
+        "source.cluster.bootstrap.servers": "127.0.0.1:1",
+        "target.cluster.bootstrap.servers": "127.0.0.1:1",
+        "topics": "t",
+    }
+    store.create_connector("c1", SOURCE_CONNECTOR, unreachable, TargetState.RUNNING, actor=ACTOR)
+    runtime = start_runtime("w1")
+    wait_until(lambda: "c1" in runtime.worker.connectors(), timeout=10, what="c1 added")
+
+    # What another process with the same id does once this one's heartbeat has gone stale (here
+    # the row is simply dropped): it takes the id with its own incarnation.
+    other = datetime.now(UTC)
+    store.remove_worker("w1")
+    assert store.hold_worker("w1", "elsewhere:8083", other, 60) is None
+
+    wait_until(lambda: runtime.displaced_by is not None, timeout=5, what="the takeover noticed")
+    assert runtime.displaced_by is not None and runtime.displaced_by.started_at == other
+    wait_until(lambda: runtime.worker.status("c1").state == State.STOPPED, timeout=15, what="c1 stopped here")
+    heartbeat = store.live_workers(60)[0].last_heartbeat
+    time.sleep(1.5)
+    runtime.stop()
+    [worker] = store.live_workers(60)
+    assert (worker.address, worker.started_at, worker.last_heartbeat) == ("elsewhere:8083", other, heartbeat)
