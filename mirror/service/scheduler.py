@@ -165,11 +165,19 @@ class ScheduleService:
             log.exception("could not release the scheduler lease")
 
     def _run(self) -> None:
+        # Retried at the lease's renewal pace, not backed off: a longer pause would lose the lease.
+        # The store replaces spoiled connections itself, so a tick after an outage just works.
+        failing = False
         while True:
             try:
                 self.tick()
             except Exception:
+                failing = True
                 log.exception("scheduler tick failed; retrying")
+            else:
+                if failing:
+                    failing = False
+                    log.info("scheduler tick works again", extra={"worker": self._worker_id})
             if self._stop.wait(self._renew_every_s):
                 return
 

@@ -73,6 +73,11 @@ def test_a_read_only_window_answers_503_and_the_service_recovers_by_itself(tmp_p
         )
         assert health(service).status_code == 200
         assert "heartbeat works again" in service.log
+        wait_until(
+            lambda: "scheduler tick works again" in service.log,
+            timeout=RECOVERY_BOUND_S,
+            what="the scheduler after the window",
+        )
         assert store.get_connector("during") is None
         assert service.stop() == 0
 
