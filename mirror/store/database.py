@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL, Connection, ExceptionContext
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -74,10 +74,11 @@ def is_unavailable(error: BaseException) -> bool:
         return True
     original = error.orig
     if isinstance(original, sqlite3.Error):
+        # SQLite also calls a missing table an OperationalError: only these codes are outages.
         return _sqlite_primary_code(original) in _SQLITE_UNAVAILABLE_CODES
-    # psycopg raises OperationalError for a lost or refused connection; statement errors have
-    # classes of their own (ProgrammingError, DataError, IntegrityError).
-    return type(original).__name__ == "OperationalError"
+    # psycopg: a lost or refused connection, a shutdown, a deadlock or lock timeout; statement
+    # errors have classes of their own (ProgrammingError, DataError, IntegrityError).
+    return isinstance(error, OperationalError)
 
 
 def default_database_url() -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from mirror.store.database import (
     DATABASE_URL_ENV,
@@ -152,3 +152,20 @@ def test_a_deleted_file_fails_every_transaction_and_is_not_recreated(tmp_path: P
                 attempt()
             assert is_unavailable(refused.value)
         assert not database.exists()
+
+
+def test_outages_are_told_from_wrong_statements(tmp_path: Path, postgres_url: str) -> None:
+    refused = create_database_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    missing_table = create_database_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    reachable = create_database_engine(postgres_url)
+    try:
+        with pytest.raises(OperationalError) as lost:
+            refused.connect()
+        assert is_unavailable(lost.value)
+        for engine in (missing_table, reachable):
+            with engine.connect() as connection, pytest.raises(DBAPIError) as wrong:
+                connection.execute(text("SELECT * FROM no_such_table"))
+            assert not is_unavailable(wrong.value), engine.dialect.name
+    finally:
+        for engine in (refused, missing_table, reachable):
+            engine.dispose()
