@@ -118,6 +118,7 @@ class ServiceRuntime:
         self._last_full_report = 0.0
         self._last_error_log: dict[str, float] = {}
         self._failing: set[str] = set()
+        """The loops (``heartbeat``, ``reconcile``) failing now: their recovery is logged."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.incarnation = datetime.now(UTC)
@@ -192,6 +193,7 @@ class ServiceRuntime:
             try:
                 holder = self._hold()
             except Exception:
+                self._failing.add("heartbeat")
                 self._log_error("heartbeat")
                 continue
             if holder is not None:
@@ -212,6 +214,7 @@ class ServiceRuntime:
             try:
                 self.reconcile_once()
             except Exception:
+                self._failing.add("reconcile")
                 self._log_error("reconcile")
                 failures += 1
             else:
@@ -231,7 +234,6 @@ class ServiceRuntime:
             log.info("%s works again", what, extra={"worker": self.settings.worker_id})
 
     def _log_error(self, what: str) -> None:
-        self._failing.add(what)
         now = time.monotonic()
         if now - self._last_error_log.get(what, -_ERROR_LOG_EVERY_S) >= _ERROR_LOG_EVERY_S:
             self._last_error_log[what] = now
