@@ -1,7 +1,7 @@
 """gunicorn settings of the REST API that ``mirror serve`` starts; it passes them in the environment.
 
-MIRROR_API_BIND (host:port), MIRROR_API_WORKERS, MIRROR_API_TLS_CERT and MIRROR_API_TLS_KEY (PEM
-files; both or neither). The app reads MIRROR_DATABASE_URL and its own settings (mirror.api.app).
+MIRROR_API_BIND (host:port), MIRROR_API_WORKERS, MIRROR_API_THREADS (requests each worker serves
+at once, default 8), MIRROR_API_TLS_CERT and MIRROR_API_TLS_KEY (PEM files; both or neither). The app reads MIRROR_DATABASE_URL and its own settings (mirror.api.app).
 """
 
 import os
@@ -10,6 +10,10 @@ from typing import Any
 wsgi_app = "mirror.api.app:wsgi_app()"
 bind = [os.environ.get("MIRROR_API_BIND", "127.0.0.1:8083")]
 workers = int(os.environ.get("MIRROR_API_WORKERS", "2"))
+# Threads, not one request per process: a request that waits on Kafka (the offsets endpoints, up to
+# their deadline, mirror.service.kafka_offsets) must not hold up /health and the rest of the API.
+worker_class = "gthread"
+threads = int(os.environ.get("MIRROR_API_THREADS", "8"))
 certfile = os.environ.get("MIRROR_API_TLS_CERT") or None
 keyfile = os.environ.get("MIRROR_API_TLS_KEY") or None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import unicodedata
 from collections.abc import Mapping
 
@@ -17,6 +18,9 @@ JsonObject = dict[str, object]
 
 _SIMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ALIAS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+# Neither can be stored: PostgreSQL text refuses NUL, and a lone surrogate has no UTF-8 encoding
+# (so no database, Kafka client or log line takes it either).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def json_body() -> object:
@@ -28,13 +32,67 @@ def json_body() -> object:
     if not data.strip():
         raise bad_request("Request body is missing: a JSON document is required")
     try:
-        return json.loads(data, parse_constant=_refuse_constant)
+        document = json.loads(data, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except UnicodeDecodeError:
         raise bad_request("Request body is not valid UTF-8") from None
     except json.JSONDecodeError as error:
         raise bad_request(f"Request body is not valid JSON: {error}") from None
     except RecursionError:
         raise bad_request("Request body is not valid JSON: nested too deeply") from None
+    check_storable(document)
+    return document
+
+
+def _bounded_int(digits: str) -> int:
+    # Python refuses longer integers with a ValueError (its guard against quadratic conversion).
+    limit = sys.get_int_max_str_digits()
+    if limit and len(digits.lstrip("-")) > limit:
+        raise bad_request(f"Request body holds an integer of more than {limit} digits")
+    return int(digits)
+
+
+def unstorable(text: str) -> str | None:
+    """What makes ``text`` impossible to store, or None."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "contains a NUL character (U+0000)"
+    return f"contains a lone surrogate ({found.group()!a}), which is not valid Unicode"
+
+
+def check_storable(document: object) -> None:
+    """400 naming the field (``config.topics``, ``offsets[0].partition``) of a string, key or value,
+    that cannot be stored. Walked with a list, not recursion: the document may be nested
+    as deeply as the JSON parser allows."""
+    pending: list[tuple[str, object]] = [("", document)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            problem = unstorable(value)
+            if problem is not None:
+                raise bad_request(f"{where or 'Request body'} {problem}")
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                problem = unstorable(key)
+                if problem is not None:
+                    raise bad_request(f"a key in {where or 'the request body'} {problem}")
+                pending.append((f"{where}.{key}" if where else key, item))
+
+
+def refuse_unstorable_url() -> None:
+    """The same rule for the URL, before any route runs: a name in the path or a query value that
+    cannot be stored cannot name anything stored either, and PostgreSQL refuses to even compare it.
+    400 rather than 404, so the answer says what is wrong with the request."""
+    problem = unstorable(request.path)
+    if problem is not None:
+        raise bad_request(f"URL path {problem}")
+    for name, value in request.args.items(multi=True):
+        problem = unstorable(name) or unstorable(value)
+        if problem is not None:
+            raise bad_request(f"query parameter {name!a} {problem}")
 
 
 def _refuse_constant(name: str) -> object:
@@ -127,6 +185,9 @@ def check_connector_name(name: str) -> None:
         raise bad_request("Connector name is empty")
     if name != name.strip():
         raise bad_request(f"Connector name {name!r} has leading or trailing whitespace")
+    if name in {".", ".."}:
+        # Clients that normalise paths (browsers, curl, most HTTP libraries) would address /connectors.
+        raise bad_request(f"Connector name {name!r} cannot be addressed in a URL")
     if any(unicodedata.category(char) == "Cc" for char in name):
         raise bad_request(f"Connector name {name!r} contains control characters")
     if "/" in name:

@@ -6,7 +6,8 @@ reconciles the running connectors and reports their states back, which ``/status
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -20,6 +21,7 @@ from mirror.api.bodies import (
     json_body,
     json_object,
     optional_string,
+    refuse_unstorable_url,
     required_string,
 )
 from mirror.api.context import actor, api, store
@@ -37,6 +39,8 @@ from mirror.service.redaction import HIDDEN, hidden_keys, redact
 from mirror.store.records import ConnectorRecord, ConnectorState, TargetState, TaskState
 
 blueprint = Blueprint("connectors", __name__)
+# Every route's URL, not only this blueprint's (bodies are checked where they are parsed).
+blueprint.before_app_request(refuse_unstorable_url)
 
 INITIAL_STATES = {
     "RUNNING": TargetState.RUNNING,
@@ -367,6 +371,9 @@ def _primitive_map(what: str, index: int, value: object) -> dict[str, OffsetValu
     for key, item in value.items():
         if item is not None and not isinstance(item, str | int | float | bool):
             raise bad_request(f"offsets[{index}].{what}.{key} must be a string, number, boolean or null")
+        if isinstance(item, int) and not -(2**63) <= item < 2**63:
+            # Connect reads these numbers as Java longs; Kafka offsets are longs too.
+            raise bad_request(f"offsets[{index}].{what}.{key} is outside the range of a 64-bit integer")
     return dict(value)
 
 
@@ -392,10 +399,22 @@ def _offsets_request() -> list[ConnectorOffset]:
     return offsets
 
 
+@contextmanager
+def _timeout_is_unavailable() -> Iterator[None]:
+    """An offsets service that gives up waiting on Kafka makes a 503, like any other outage."""
+    try:
+        yield
+    except TimeoutError as error:  # concurrent.futures.TimeoutError is this class since Python 3.11
+        raise ApiError(
+            503, f"Connector offsets are not available: Kafka did not answer in time ({error})"
+        ) from None
+
+
 @blueprint.get("/connectors/<name>/offsets")
 def get_offsets(name: str) -> Response:
     record = connector_or_404(name)
-    offsets = _offsets_admin().get(record)
+    with _timeout_is_unavailable():
+        offsets = _offsets_admin().get(record)
     return jsonify(
         {
             "offsets": [
@@ -413,7 +432,8 @@ def alter_offsets(name: str) -> Response:
     admin = _offsets_admin()
     _require_stopped(record)
     try:
-        admin.alter(record, offsets)
+        with _timeout_is_unavailable():
+            admin.alter(record, offsets)
     except InvalidOffsetsError as error:
         raise bad_request(str(error)) from None
     store().audit(actor(), "connector.offsets.alter", f"connectors/{name}", {"partitions": str(len(offsets))})
@@ -426,7 +446,8 @@ def reset_offsets(name: str) -> Response:
     admin = _offsets_admin()
     _require_stopped(record)
     try:
-        admin.reset(record)
+        with _timeout_is_unavailable():
+            admin.reset(record)
     except InvalidOffsetsError as error:
         raise bad_request(str(error)) from None
     store().audit(actor(), "connector.offsets.reset", f"connectors/{name}", {})

@@ -16,6 +16,7 @@ from mirror.api.context import actor, store
 from mirror.api.errors import ApiError, bad_request, not_found
 from mirror.api.responses import empty, location
 from mirror.service.backups import backup_target_problem
+from mirror.store.models import NAME_LENGTH
 from mirror.store.records import ScheduleRecord
 
 blueprint = Blueprint("schedules", __name__)
@@ -45,6 +46,8 @@ def _trigger(body: Mapping[str, object]) -> tuple[str, str]:
     if (cron is None) == (interval is None):
         raise bad_request("give exactly one of 'cron' and 'interval_seconds'")
     if cron is not None:
+        if len(cron.strip()) > NAME_LENGTH:  # the length of the column it is stored in
+            raise bad_request(f"'cron' is longer than {NAME_LENGTH} characters")
         check_crontab(cron)
         return "cron", cron.strip()
     if (

@@ -83,7 +83,7 @@ class ClusterAdmin:
             raise failure_from(exc, context) from exc
         except TimeoutError as exc:
             raise KafkaClientError(
-                context, "TIMED_OUT", f"no answer in {self.timeout_s}s", True, False
+                context, "TIMED_OUT", f"no answer in {self.timeout_s:g}s", True, False
             ) from exc
 
     def topic_partitions(self) -> dict[str, int]:
@@ -128,6 +128,14 @@ class ClusterAdmin:
                 if isinstance(error, KafkaError) and error.code() in _TOLERATED_ON_CREATE:
                     continue
                 raise failure_from(exc, f"{self.name}: creating topic {name}") from exc
+            except TimeoutError as exc:  # future.result's own timeout, as in _result
+                raise KafkaClientError(
+                    f"{self.name}: creating topic {name}",
+                    "TIMED_OUT",
+                    f"no answer in {self.timeout_s:g}s",
+                    True,
+                    False,
+                ) from exc
         return created
 
     def grow_partitions(self, wanted: Mapping[str, int]) -> list[str]:
@@ -148,6 +156,14 @@ class ClusterAdmin:
                 if isinstance(error, KafkaError) and error.code() == KafkaError.INVALID_PARTITIONS:
                     continue
                 raise failure_from(exc, f"{self.name}: adding partitions to {topic}") from exc
+            except TimeoutError as exc:  # future.result's own timeout, as in _result
+                raise KafkaClientError(
+                    f"{self.name}: adding partitions to {topic}",
+                    "TIMED_OUT",
+                    f"no answer in {self.timeout_s:g}s",
+                    True,
+                    False,
+                ) from exc
         return grown
 
     def describe_topic_configs(self, topics: Iterable[str]) -> dict[str, dict[str, ConfigEntryInfo]]:

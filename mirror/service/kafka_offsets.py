@@ -11,8 +11,11 @@ Its offsets are shown as Connect shows a sink's, its consumer group's commits
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 from confluent_kafka import KafkaError, KafkaException, Message
 
@@ -27,32 +30,79 @@ from mirror.store.records import ConnectorRecord
 from mirror.store.store import Store
 
 _PRODUCER = {"partitioner": "murmur2_random", "acks": "all", "enable.idempotence": "true"}
-_FLUSH_TIMEOUT_S = 30.0
+MAX_OFFSET = 2**63 - 1
+"""Kafka offsets are Java longs."""
+
+DEFAULT_DEADLINE_S = 10.0
+"""How long one offsets request may wait for Kafka in all: well below gunicorn's 60 s worker
+timeout (deploy/gunicorn.conf.py), so a cluster that does not answer costs the caller a 503, not
+the API a killed worker."""
+DEADLINE_VARIABLE = "MIRROR_API_OFFSETS_DEADLINE_S"
+"""Environment variable that overrides :data:`DEFAULT_DEADLINE_S` (seconds, more than 0)."""
+
+
+def deadline_from_environment(environment: Mapping[str, str]) -> float:
+    raw = environment.get(DEADLINE_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_DEADLINE_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise RuntimeError(f"{DEADLINE_VARIABLE} must be a number of seconds above 0, not {raw!r}")
+    return seconds
+
+
+class _Deadline:
+    """One request's budget; every Kafka call gets what is left of it as its timeout."""
+
+    def __init__(self, seconds: float, cluster: str) -> None:
+        self.seconds = seconds
+        self.cluster = cluster
+        self._ends = time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Seconds left; raises TimeoutError once none are."""
+        remaining = self._ends - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no time left of {self.seconds:g} s")
+        return remaining
+
+    def bounded(self, store: OffsetStore) -> OffsetStore:
+        """``store`` with its Kafka calls bounded by what is left (and by its own timeout)."""
+        timeout_s = min(store.settings.timeout_s, self.left())
+        return OffsetStore(replace(store.settings, timeout_s=timeout_s), store.connector, store.cluster)
 
 
 class KafkaOffsetsAdmin:
-    """Reads and changes stored connectors' source offsets; cluster profiles come from ``store``."""
+    """Reads and changes stored connectors' source offsets; cluster profiles come from ``store``.
 
-    def __init__(self, store: Store) -> None:
+    Each call waits at most ``deadline_s`` for Kafka in all (default: :data:`DEFAULT_DEADLINE_S`,
+    or :data:`DEADLINE_VARIABLE` from the environment), then raises OffsetsUnavailableError."""
+
+    def __init__(self, store: Store, deadline_s: float | None = None) -> None:
         self._store = store
+        self.deadline_s = deadline_from_environment(os.environ) if deadline_s is None else deadline_s
 
     def get(self, connector: ConnectorRecord) -> list[ConnectorOffset]:
-        with _unavailable_on_failure(connector):
-            resolved = self._resolve(connector)
+        resolved = self._resolve(connector)
+        deadline = _Deadline(self.deadline_s, _offsets_cluster(resolved))
+        with _unavailable_on_failure(connector, deadline):
             if resolved.offsets is None:
-                return _sink_offsets(resolved)
-            offsets = OffsetStore(resolved.offsets, connector.name, resolved.source_alias)
-            committed = _committed(offsets)
+                return _sink_offsets(resolved, deadline)
+            store = OffsetStore(resolved.offsets, connector.name, resolved.source_alias)
+            committed = _committed(deadline.bounded(store))
         return [
             ConnectorOffset(
-                {"cluster": offsets.cluster, "partition": partition, "topic": topic}, {"offset": offset}
+                {"cluster": store.cluster, "partition": partition, "topic": topic}, {"offset": offset}
             )
             for (topic, partition), offset in sorted(committed.items())
         ]
 
     def alter(self, connector: ConnectorRecord, offsets: Sequence[ConnectorOffset]) -> None:
-        with _unavailable_on_failure(connector):
-            store = self._offset_store(connector)
+        resolved = self._resolve(connector)
+        store = _offset_store(connector, resolved)
         written: dict[SourcePartition, int] = {}
         forgotten: list[SourcePartition] = []
         for index, entry in enumerate(offsets):
@@ -61,73 +111,101 @@ class KafkaOffsetsAdmin:
                 forgotten.append(partition)
             else:
                 written[partition] = _offset(entry.offset, index)
-        with _unavailable_on_failure(connector):
-            self._write(store, written, forgotten)
+        deadline = _Deadline(self.deadline_s, _offsets_cluster(resolved))
+        with _unavailable_on_failure(connector, deadline):
+            _write(store, written, forgotten, deadline)
 
     def reset(self, connector: ConnectorRecord) -> None:
-        with _unavailable_on_failure(connector):
-            store = self._offset_store(connector)
-            self._write(store, {}, list(_committed(store)))
+        resolved = self._resolve(connector)
+        store = _offset_store(connector, resolved)
+        deadline = _Deadline(self.deadline_s, _offsets_cluster(resolved))
+        with _unavailable_on_failure(connector, deadline):
+            _write(store, {}, list(_committed(deadline.bounded(store))), deadline)
 
     def _resolve(self, connector: ConnectorRecord) -> ResolvedConnector:
         clusters = {profile.name: profile for profile in self._store.list_clusters()}
-        return resolve(connector.name, connector.connector_class, connector.config, clusters)
+        try:
+            return resolve(connector.name, connector.connector_class, connector.config, clusters)
+        except ConfigErrors as exc:
+            raise _unresolvable(connector, exc) from exc
 
-    def _offset_store(self, connector: ConnectorRecord) -> OffsetStore:
-        resolved = self._resolve(connector)
-        if resolved.offsets is None:
-            raise InvalidOffsetsError(
-                f"connector {connector.name} keeps no offsets to change: a backup resumes from what its "
-                "S3 manifest holds"
-            )
-        return OffsetStore(resolved.offsets, connector.name, resolved.source_alias)
 
-    def _write(
-        self, store: OffsetStore, written: Mapping[SourcePartition, int], forgotten: Sequence[SourcePartition]
-    ) -> None:
-        if not written and not forgotten:
-            return
-        store.ensure_topic()
-        producer, watch = make_producer(
-            {**store.settings.admin, **_PRODUCER}, f"{store.connector}|offsets-admin"
+def _unresolvable(connector: ConnectorRecord, failure: ConfigErrors) -> OffsetsUnavailableError:
+    """A profile failure as the API's 503: the keys at fault, never their values."""
+    keys = ", ".join(sorted({error.key for error in failure.errors if error.key}))
+    return OffsetsUnavailableError(
+        f"the clusters of connector {connector.name} cannot be resolved (keys: {keys or 'none'})"
+    )
+
+
+def _offsets_cluster(resolved: ResolvedConnector) -> str:
+    """The alias of the cluster that holds the connector's offsets (its target, or its one cluster)."""
+    key = "target.cluster.alias" if resolved.plugin.connection == "mm2" else "kafka.cluster.alias"
+    return resolved.config.get(key, "").strip() or "(no alias)"
+
+
+def _offset_store(connector: ConnectorRecord, resolved: ResolvedConnector) -> OffsetStore:
+    if resolved.offsets is None:
+        raise InvalidOffsetsError(
+            f"connector {connector.name} keeps no offsets to change: a backup resumes from what its "
+            "S3 manifest holds"
         )
-        failures: list[str] = []
+    return OffsetStore(resolved.offsets, connector.name, resolved.source_alias)
 
-        def on_delivery(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:
-                failures.append(error.str())
 
-        store.write(producer, written, on_delivery)
-        store.forget(producer, forgotten, on_delivery)
-        remaining = producer.flush(_FLUSH_TIMEOUT_S)
-        watch.raise_if_fatal()
-        if remaining or failures:
-            raise KafkaClientError(
-                f"writing offsets of {store.connector}",
-                "TIMED_OUT" if remaining else "DELIVERY_FAILED",
-                failures[0] if failures else f"{remaining} offset records not acknowledged",
-                True,
-                False,
-            )
+def _write(
+    store: OffsetStore,
+    written: Mapping[SourcePartition, int],
+    forgotten: Sequence[SourcePartition],
+    deadline: _Deadline,
+) -> None:
+    if not written and not forgotten:
+        return
+    deadline.bounded(store).ensure_topic()
+    producer, watch = make_producer({**store.settings.admin, **_PRODUCER}, f"{store.connector}|offsets-admin")
+    failures: list[str] = []
+
+    def on_delivery(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            failures.append(error.str())
+
+    store.write(producer, written, on_delivery)
+    store.forget(producer, forgotten, on_delivery)
+    remaining = producer.flush(deadline.left())
+    watch.raise_if_fatal()
+    if remaining or failures:
+        raise KafkaClientError(
+            f"writing offsets of {store.connector}",
+            "TIMED_OUT" if remaining else "DELIVERY_FAILED",
+            failures[0] if failures else f"{remaining} offset records not acknowledged",
+            True,
+            False,
+        )
 
 
 @contextmanager
-def _unavailable_on_failure(connector: ConnectorRecord) -> Iterator[None]:
-    """Cluster and profile failures become the API's 503 with the reason (never a config value)."""
+def _unavailable_on_failure(connector: ConnectorRecord, deadline: _Deadline) -> Iterator[None]:
+    """Cluster failures become the API's 503 with the reason and the cluster (never a config value)."""
     try:
         yield
     except ConfigErrors as exc:
-        keys = ", ".join(sorted({error.key for error in exc.errors if error.key}))
+        raise _unresolvable(connector, exc) from exc
+    except TimeoutError as exc:  # concurrent.futures.TimeoutError is the same class since Python 3.11
         raise OffsetsUnavailableError(
-            f"the clusters of connector {connector.name} cannot be resolved (keys: {keys or 'none'})"
+            f"cluster {deadline.cluster}, which holds the offsets of connector {connector.name}, did not "
+            f"answer within {deadline.seconds:g} s"
         ) from exc
     except KafkaClientError as exc:
-        raise OffsetsUnavailableError(f"offsets of connector {connector.name} unavailable: {exc}") from exc
+        raise OffsetsUnavailableError(
+            f"the offsets of connector {connector.name} are not available from cluster "
+            f"{deadline.cluster}: {exc}"
+        ) from exc
 
 
-def _sink_offsets(resolved: ResolvedConnector) -> list[ConnectorOffset]:
+def _sink_offsets(resolved: ResolvedConnector, deadline: _Deadline) -> list[ConnectorOffset]:
     config = BackupSinkConfig.parse(resolved.config)
-    admin = ClusterAdmin(config.admin, f"{config.name}|offsets-admin", config.admin_timeout_ms / 1000)
+    timeout_s = min(config.admin_timeout_ms / 1000, deadline.left())
+    admin = ClusterAdmin(config.admin, f"{config.name}|offsets-admin", timeout_s)
     try:
         committed = admin.group_offsets(config.group_id)
     finally:
@@ -170,6 +248,6 @@ def _offset(raw: Mapping[str, OffsetValue], index: int) -> int:
     if set(raw) != {"offset"}:
         raise InvalidOffsetsError(f"{where} must have exactly the key offset")
     offset = raw["offset"]
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidOffsetsError(f"{where}.offset must be an integer, at least 0")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidOffsetsError(f"{where}.offset must be an integer from 0 to {MAX_OFFSET}")
     return offset

@@ -194,7 +194,8 @@ class AuditRow(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
     action: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    resource: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    # Unbounded: "connectors/<name>" is longer than any one name column (0004).
+    resource: Mapped[str] = mapped_column(Text)
     detail: Mapped[StringMap]
 
 

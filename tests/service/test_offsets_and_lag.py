@@ -1,15 +1,19 @@
 """A flow's source offsets in Kafka: read, altered and reset through ``KafkaOffsetsAdmin``, and its
-lag sampled by the ``lag_sample`` schedule action."""
+lag sampled by the ``lag_sample`` schedule action; offsets of unreachable clusters within a deadline."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import requests
 
 from mirror.service.jobs import run_action
-from mirror.service.kafka_offsets import KafkaOffsetsAdmin
+from mirror.service.kafka_offsets import DEFAULT_DEADLINE_S, MAX_OFFSET, KafkaOffsetsAdmin
 from mirror.service.offsets import ConnectorOffset, InvalidOffsetsError
 from mirror.service.runtime import ServiceRuntime
 from mirror.store.records import ConnectorRecord, TargetState
@@ -22,8 +26,13 @@ from tests.service_harness import (
     arrived,
     profile_config,
     recent_records,
+    serving,
     wait_for_state,
 )
+
+UNREACHABLE = "127.0.0.1:1"
+DEADLINE_MARGIN_S = 3.0
+"""Past the deadline: closing the Kafka clients and the HTTP round trip."""
 
 
 def offset(topic: str, value: int | None) -> ConnectorOffset:
@@ -88,8 +97,11 @@ def test_offsets_and_lag_of_a_flow(
         admin.alter(
             connector, [ConnectorOffset({"cluster": "elsewhere", "partition": 0, "topic": "t"}, None)]
         )
-    with pytest.raises(InvalidOffsetsError, match="offset"):
-        admin.alter(connector, [ConnectorOffset(offset(unique_name, 1).partition, {"offset": -1})])
+    for out_of_range in (-1, MAX_OFFSET + 1):
+        with pytest.raises(InvalidOffsetsError, match=r"offsets\[0\]\.offset\.offset must be an integer"):
+            admin.alter(
+                connector, [ConnectorOffset(offset(unique_name, 1).partition, {"offset": out_of_range})]
+            )
     store.set_flow_state(flow, TargetState.RUNNING, actor=ACTOR)
     # Replication resumes after offset 9: records 10..26 are copied (again).
     wait_until(arrived(backup, remote, 20 + 17), what="replication from the altered offset")
@@ -104,3 +116,51 @@ def test_offsets_and_lag_of_a_flow(
     assert admin.get(connector) == []
     admin.alter(connector, [offset(unique_name, None)])  # forgetting what is not there is harmless
     assert admin.get(connector) == []
+
+
+def test_offsets_of_unreachable_clusters_answer_503_within_the_deadline(
+    store_url: str, tmp_path: Path
+) -> None:
+    """Before: GET took gunicorn's 60 s (workers were killed mid-request), PATCH answered 500 (a
+    TimeoutError escaped), and two of them in flight held up every other request."""
+    with serving(store_url, tmp_path / "serve.log", "w1") as service:
+        config = {
+            "connector.class": SOURCE_CONNECTOR,
+            "source.cluster.alias": "A",
+            "target.cluster.alias": "B",
+            "source.cluster.bootstrap.servers": UNREACHABLE,
+            "target.cluster.bootstrap.servers": UNREACHABLE,
+            "topics": "t",
+        }
+        created = requests.post(
+            f"{service.url}/connectors",
+            json={"name": "c0", "config": config, "initial_state": "STOPPED"},
+            timeout=10,
+        )
+        assert created.status_code == 201, service.log
+        offsets_url = f"{service.url}/connectors/c0/offsets"
+        body = {
+            "offsets": [
+                {"partition": {"cluster": "A", "topic": "t", "partition": 0}, "offset": {"offset": 5}}
+            ]
+        }
+
+        def timed(call: Callable[[], requests.Response]) -> tuple[requests.Response, float]:
+            began = time.monotonic()
+            response = call()
+            return response, time.monotonic() - began
+
+        with ThreadPoolExecutor(3) as pool:
+            reads = [pool.submit(timed, lambda: requests.get(offsets_url, timeout=90)) for _ in range(2)]
+            alter = pool.submit(timed, lambda: requests.patch(offsets_url, json=body, timeout=90))
+            time.sleep(1)
+            health, health_s = timed(lambda: requests.get(f"{service.url}/health", timeout=90))
+            assert all(not call.done() for call in (*reads, alter)), "the offsets calls did not wait on Kafka"
+            assert health.status_code == 200
+            assert health_s < 2, f"/health took {health_s:.1f} s while the offsets calls waited"
+            answers = [call.result() for call in (*reads, alter)]
+        for response, seconds in answers:
+            assert response.status_code == 503, response.text
+            assert seconds < DEFAULT_DEADLINE_S + DEADLINE_MARGIN_S
+            message = response.json()["message"]
+            assert "cluster B" in message and "connector c0" in message, message
