@@ -354,7 +354,8 @@ SCHEMAS["LagHistory"] = _object(
 _TIME_QUERY: Schema = {"type": "string", "description": "seconds since the epoch, or ISO 8601 with a zone"}
 
 _ERROR_TEXT = {
-    400: "Bad request (the message says what is wrong)",
+    400: "Bad request (the message says what is wrong and where: a field, a NUL or lone surrogate in "
+    "a string or the URL, an integer of over 4,300 digits)",
     401: "No valid token",
     403: "The token's role does not allow this",
     404: "Not found",
@@ -362,7 +363,8 @@ _ERROR_TEXT = {
     413: "Request body too large",
     415: "Request body is not JSON",
     500: "Internal error (the message carries an incident id, never a stack trace)",
-    503: "Offsets service not available in this process",
+    503: "Offsets not available: no offsets service in this process, or a cluster did not answer within "
+    "the request's deadline (MIRROR_API_OFFSETS_DEADLINE_S, default 10 s); the message names the cluster",
 }
 
 
@@ -397,11 +399,14 @@ def _operation(
     body: Schema | None = None,
     public: bool = False,
 ) -> Schema:
+    parameters = list(parameters)
     codes = set(errors) | {500}
     if not public:
         codes |= {401, 403}
     if body is not None:
         codes |= {400, 413, 415}
+    if parameters:  # a NUL in a path or query value, which nothing stored can hold
+        codes |= {400}
     all_responses = {str(status): response for status, response in responses.items()}
     for code in sorted(codes):
         all_responses[str(code)] = _json(_ref("Error"), _ERROR_TEXT[code])
@@ -411,7 +416,6 @@ def _operation(
         "tags": [tag],
         "responses": all_responses,
     }
-    parameters = list(parameters)
     if parameters:
         operation["parameters"] = parameters
     if body is not None:

@@ -50,9 +50,10 @@ def seed(store: Store, token: str) -> None:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[tuple[str, str, Store]]:
-    """The app on a free port of 127.0.0.1, served by a werkzeug server thread; stopped after."""
-    store = Store.open(f"sqlite:///{tmp_path / 'mirror.db'}")
+def live_server(store_url: str) -> Iterator[tuple[str, str, Store]]:
+    """The app on a free port of 127.0.0.1, served by a werkzeug server thread; stopped after. Once
+    over SQLite and once over PostgreSQL, which refuses more (NUL, lengths) than SQLite does."""
+    store = Store.open(store_url)
     _record, token = store.create_token("schemathesis", Role.ADMIN, actor="cli")
     api = build_api(store, auth_required=True)
     api.offsets.offsets["orders"] = [
