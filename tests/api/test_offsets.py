@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+from collections.abc import Sequence
+
+from mirror.api.app import ApiSettings, create_app
 from mirror.service.offsets import ConnectorOffset, OffsetValue
+from mirror.store.records import ConnectorRecord
 from mirror.store.store import Store
-from tests.api.harness import Api, build_api, mm2_source_config
+from tests.api.harness import Api, MemoryOffsetsAdmin, RecordingClient, build_api, mm2_source_config
 
 PARTITION: dict[str, OffsetValue] = {"cluster": "A", "topic": "orders", "partition": 0}
 NOT_STOPPED = "Connectors must be in the STOPPED state before their offsets can be modified."
@@ -109,3 +114,33 @@ def test_unreachable_offsets_are_a_503_saying_why(api: Api) -> None:
         "error_code": 503,
         "message": "Connector offsets are not available: the target cluster of c does not answer",
     }
+
+
+class TimingOutOffsetsAdmin(MemoryOffsetsAdmin):
+    """An offsets service whose Kafka client gives up waiting, as ``Future.result(timeout)`` does."""
+
+    def get(self, connector: ConnectorRecord) -> list[ConnectorOffset]:
+        raise concurrent.futures.TimeoutError
+
+    def alter(self, connector: ConnectorRecord, offsets: Sequence[ConnectorOffset]) -> None:
+        raise concurrent.futures.TimeoutError
+
+    def reset(self, connector: ConnectorRecord) -> None:
+        raise TimeoutError("no answer in 10s")
+
+
+def test_a_timeout_in_the_offsets_service_is_a_503(store_url: str) -> None:
+    """Before: the TimeoutError escaped, and PATCH answered 500 (security probe M5, L1 d)."""
+    with Store.open(store_url) as store:
+        admin = TimingOutOffsetsAdmin()
+        app = create_app(ApiSettings(store=store, offsets=admin, auth_required=False))
+        api = Api(store=store, app=app, client=RecordingClient(app), offsets=admin)
+        create(api, initial_state="STOPPED")
+        body = {"offsets": [{"partition": PARTITION, "offset": {"offset": 3}}]}
+        for method in ("GET", "PATCH", "DELETE"):
+            response = api.client.open("/connectors/c/offsets", method=method, json=body)
+            assert response.status_code == 503, (method, response.json)
+            assert response.json["message"].startswith(
+                "Connector offsets are not available: Kafka did not answer in time"
+            )
+        assert [entry.action for entry in store.audit_log(limit=5)] == ["connector.create"]
