@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mirror.service.offsets import ConnectorOffset
+from mirror.service.offsets import ConnectorOffset, OffsetValue
 from mirror.store.store import Store
 from tests.api.harness import Api, build_api, mm2_source_config, snapshot
 
@@ -170,6 +170,8 @@ def test_offsets_outside_a_long_are_a_400(api: Api, value: int, field: str) -> N
         f"offsets[0].{field} is outside the range",
     )
     assert api.offsets.calls == []
-    largest = {"partition": {"cluster": "A", "topic": "t", "partition": 0}, "offset": {"offset": 2**63 - 1}}
-    assert api.client.patch("/connectors/c/offsets", json={"offsets": [largest]}).status_code == 200
-    assert api.offsets.offsets["c"] == [ConnectorOffset(largest["partition"], largest["offset"])]
+    partition: dict[str, OffsetValue] = {"cluster": "A", "topic": "t", "partition": 0}
+    largest: dict[str, OffsetValue] = {"offset": 2**63 - 1}
+    body = {"offsets": [{"partition": partition, "offset": largest}]}
+    assert api.client.patch("/connectors/c/offsets", json=body).status_code == 200
+    assert api.offsets.offsets["c"] == [ConnectorOffset(partition, largest)]
