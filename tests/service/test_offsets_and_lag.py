@@ -13,8 +13,14 @@ import pytest
 import requests
 
 from mirror.service.jobs import run_action
-from mirror.service.kafka_offsets import DEFAULT_DEADLINE_S, MAX_OFFSET, KafkaOffsetsAdmin
-from mirror.service.offsets import ConnectorOffset, InvalidOffsetsError
+from mirror.service.kafka_offsets import (
+    DEADLINE_VARIABLE,
+    DEFAULT_DEADLINE_S,
+    MAX_OFFSET,
+    KafkaOffsetsAdmin,
+    deadline_from_environment,
+)
+from mirror.service.offsets import ConnectorOffset, InvalidOffsetsError, OffsetsUnavailableError
 from mirror.service.runtime import ServiceRuntime
 from mirror.store.records import ConnectorRecord, TargetState
 from mirror.store.store import Store
@@ -164,3 +170,32 @@ def test_offsets_of_unreachable_clusters_answer_503_within_the_deadline(
             assert seconds < DEFAULT_DEADLINE_S + DEADLINE_MARGIN_S
             message = response.json()["message"]
             assert "cluster B" in message and "connector c0" in message, message
+
+
+def test_the_deadline_is_configurable(store: Store) -> None:
+    assert deadline_from_environment({}) == DEFAULT_DEADLINE_S == 10.0
+    assert deadline_from_environment({DEADLINE_VARIABLE: " 2.5 "}) == 2.5
+    for wrong in ("0", "-1", "soon", "inf", "nan"):
+        with pytest.raises(RuntimeError, match=f"{DEADLINE_VARIABLE} must be a number of seconds above 0"):
+            deadline_from_environment({DEADLINE_VARIABLE: wrong})
+    config = {
+        "source.cluster.alias": "A",
+        "target.cluster.alias": "B",
+        "source.cluster.bootstrap.servers": UNREACHABLE,
+        "target.cluster.bootstrap.servers": UNREACHABLE,
+        "topics": "t",
+    }
+    connector = store.create_connector(
+        "c0", SOURCE_CONNECTOR, config, target_state=TargetState.STOPPED, actor=ACTOR, flow=None
+    )
+    admin = KafkaOffsetsAdmin(store, deadline_s=2.0)
+    for call in (
+        lambda: admin.get(connector),
+        lambda: admin.alter(
+            connector, [ConnectorOffset({"cluster": "A", "partition": 0, "topic": "t"}, {"offset": 5})]
+        ),
+    ):
+        began = time.monotonic()
+        with pytest.raises(OffsetsUnavailableError, match="cluster B"):
+            call()
+        assert 1.5 < time.monotonic() - began < 2.0 + DEADLINE_MARGIN_S
