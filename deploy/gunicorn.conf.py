@@ -1,7 +1,8 @@
 """gunicorn settings of the REST API that ``mirror serve`` starts; it passes them in the environment.
 
 MIRROR_API_BIND (host:port), MIRROR_API_WORKERS, MIRROR_API_THREADS (requests each worker serves
-at once, default 8), MIRROR_API_TLS_CERT and MIRROR_API_TLS_KEY (PEM files; both or neither). The app reads MIRROR_DATABASE_URL and its own settings (mirror.api.app).
+at once, default 8), MIRROR_API_TLS_CERT and MIRROR_API_TLS_KEY (PEM files; both or neither). The
+app reads MIRROR_DATABASE_URL and its own settings (mirror.api.app).
 """
 
 import os
