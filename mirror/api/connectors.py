@@ -140,8 +140,9 @@ def list_connectors() -> Response:
         return jsonify([record.name for record in records])
     wanted = expand_values()
     expanded: dict[str, JsonObject] = {}
+    statuses = store().all_statuses()
     for record in records:
-        state, tasks = observed(record.name)
+        state, tasks = statuses.of(record.name)
         entry: JsonObject = {}
         if "status" in wanted:
             entry["status"] = views.connector_status(record, state, tasks)

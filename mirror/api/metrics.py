@@ -79,11 +79,13 @@ class StoreCollector(Collector):
         tasks = GaugeMetricFamily(
             "mirror_task_status", "1 for each task's current state.", labels=["connector", "task", "state"]
         )
+        # Whatever the number of connectors, a scrape costs the same few queries.
+        statuses = self._store.all_statuses()
         for record in self._store.list_connectors():
-            state = self._store.connector_state(record.name)
+            state, task_states = statuses.of(record.name)
             # As the status endpoint shows it: UNASSIGNED before a report, no tasks when STOPPED.
             connectors.add_metric([record.name, State.UNASSIGNED if state is None else state.state], 1)
-            for task in views.visible_tasks(state, self._store.task_states(record.name)):
+            for task in views.visible_tasks(state, task_states):
                 tasks.add_metric([record.name, str(task.task_id), task.state], 1)
         workers = GaugeMetricFamily("mirror_workers_live", "Service workers that reported recently.")
         workers.add_metric([], len(self._store.live_workers(WORKER_TIMEOUT_S)))

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirror.lag import TIERS, FlowLag, LagPoint, Tier, bucket_start, expired_before, roll_up
+from mirror.store import status_reads
 from mirror.store.database import create_database_engine, writing
 from mirror.store.migrations import upgrade_to_head
 from mirror.store.models import (
@@ -550,35 +551,17 @@ class Store:
 
     def connector_state(self, name: str) -> ConnectorState | None:
         with self._read() as session:
-            row = session.get(ConnectorStateRow, name)
-            if row is None:
-                return None
-            return ConnectorState(
-                name=row.connector,
-                state=row.state,
-                worker_id=row.worker_id,
-                trace=row.trace,
-                updated_at=row.updated_at,
-            )
+            return status_reads.connector_state(session, name)
 
     def task_states(self, name: str) -> list[TaskState]:
         """Sorted by task id."""
         with self._read() as session:
-            rows = session.scalars(
-                select(TaskStateRow).where(TaskStateRow.connector == name).order_by(TaskStateRow.task_id)
-            )
-            return [
-                TaskState(
-                    connector=row.connector,
-                    task_id=row.task_id,
-                    state=row.state,
-                    worker_id=row.worker_id,
-                    trace=row.trace,
-                    detail=row.detail,
-                    updated_at=row.updated_at,
-                )
-                for row in rows
-            ]
+            return status_reads.task_states(session, name)
+
+    def all_statuses(self) -> status_reads.Statuses:
+        """Every connector's observed status in a fixed number of queries (for lists and /metrics)."""
+        with self._read() as session:
+            return status_reads.all_statuses(session)
 
     # ---- flows ------------------------------------------------------------------------------------
     def create_flow(  # noqa: PLR0917 - the contract's signature, positional for its callers

@@ -140,3 +140,22 @@ def test_naive_timestamp_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="updated_at of connector a has no time zone"):
         store.report_status("worker-1", [naive], [])
     assert store.connector_state("a") is None
+
+
+def test_all_statuses_answer_what_each_connector_read_answers(store: Store) -> None:
+    for name in ("a", "b", "quiet"):
+        store.create_connector(name, SOURCE, {}, TargetState.RUNNING, "cli")
+    # Reported out of order, with task ids that sort differently as text (10 before 2).
+    store.report_status(
+        "worker-1",
+        [connector_state("b", "PAUSED"), connector_state("a")],
+        [task_state("b", 10), task_state("a", 1, "FAILED", "boom"), task_state("b", 2), task_state("a", 0)],
+    )
+    statuses = store.all_statuses()
+    for name in ("a", "b", "quiet", "never-created"):
+        assert statuses.of(name) == (store.connector_state(name), store.task_states(name))
+    assert [task.task_id for task in statuses.of("b")[1]] == [2, 10]
+    assert statuses.of("quiet") == (None, [])
+    # Each answer is the caller's own list: changing it changes no later answer.
+    statuses.of("a")[1].clear()
+    assert len(statuses.of("a")[1]) == 2
