@@ -21,18 +21,21 @@ from dataclasses import dataclass
 
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, Message, TopicPartition
 
-from connectors import offset_maps
 from mirror.config.connectors import MirrorCheckpointConfig
 from mirror.formats.mm2_records import (
     Checkpoint,
-    RecordFormatError,
-    decode_checkpoint,
     encode_key,
     encode_value,
 )
 from mirror.formats.offset_maps import MapsCommitted, PartitionMap, encode_commit, encode_partition_map
 from mirror.kafka import ClusterAdmin, GroupOffset, KafkaClientError, TopicSpec, make_consumer
-from mirror.kafka.clients import ErrorWatch, read_to_end, watermarks
+from mirror.kafka.clients import ErrorWatch, watermarks
+from mirror.kafka.mm2_topics import (
+    apply_offset_syncs,
+    latest_checkpoints,
+    load_saved_offset_maps,
+    resume_offset_maps,
+)
 from mirror.runtime.contracts import (
     Connector,
     ConnectorContext,
@@ -196,7 +199,7 @@ class MirrorCheckpointTask(SourceTask):
         self._load_checkpoints()
         timeout_s = parsed.admin_timeout_ms / 1000
         name = f"{parsed.source_alias}->{parsed.target_alias}|{parsed.name}|offset-maps-consumer"
-        self._store = offset_maps.load_saved(parsed, name, timeout_s)
+        self._store = load_saved_offset_maps(parsed, name, timeout_s)
         if self._store.position is not None:
             log.info(
                 "offset maps restored",
@@ -206,7 +209,7 @@ class MirrorCheckpointTask(SourceTask):
         self._syncs, self._syncs_watch = make_consumer(parsed.offset_syncs_consumer.librdkafka, name)
         topic = parsed.offset_syncs_topic
         low, self._syncs_end = watermarks(self._syncs, topic, 0, timeout_s)
-        self._store, start = offset_maps.resume(self._store, low, self._syncs_end, topic)
+        self._store, start = resume_offset_maps(self._store, low, self._syncs_end, topic)
         self._syncs.assign([TopicPartition(topic, 0, start)])
         self._syncs_ready = start >= self._syncs_end
         now = time.monotonic()
@@ -218,21 +221,20 @@ class MirrorCheckpointTask(SourceTask):
         config = self.config
         name = f"{config.source_alias}->{config.target_alias}|{config.name}|checkpoints-target-consumer"
         groups = set(self._groups)
-        for record in read_to_end(
-            config.target_consumer.librdkafka, config.checkpoints_topic, name, config.admin_timeout_ms / 1000
-        ):
-            try:
-                checkpoint = decode_checkpoint(record.key(), record.value())
-            except RecordFormatError:
-                continue  # as MM2's readers do
-            if checkpoint.group in groups:
-                self._last[(checkpoint.group, checkpoint.topic, checkpoint.partition)] = _Emitted(
-                    checkpoint.upstream_offset, checkpoint.downstream_offset, checkpoint.metadata
+        timeout_s = config.admin_timeout_ms / 1000
+        latest = latest_checkpoints(
+            config.target_consumer.librdkafka, config.checkpoints_topic, name, timeout_s, missing_ok=False
+        )
+        for key, point in latest.items():
+            if key[0] in groups:
+                emitted = point.checkpoint
+                self._last[key] = _Emitted(
+                    emitted.upstream_offset, emitted.downstream_offset, emitted.metadata
                 )
 
     def _read_syncs(self) -> None:
         assert self._syncs is not None and self._syncs_watch is not None
-        offset_maps.apply_syncs(self._store, self._syncs.consume(10_000, 0))
+        apply_offset_syncs(self._store, self._syncs.consume(10_000, 0))
         self._syncs_watch.raise_if_fatal()
         if not self._syncs_ready:
             position = self._syncs.position([TopicPartition(self.config.offset_syncs_topic, 0)])[0].offset

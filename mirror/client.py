@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mirror.formats.mm2_records import RecordFormatError, decode_checkpoint
 from mirror.kafka import ClusterAdmin, GroupOffset
-from mirror.kafka.clients import read_to_end
+from mirror.kafka.mm2_topics import latest_checkpoints
 from mirror.policy import DefaultReplicationPolicy, ReplicationPolicy
 from mirror.remote_topics import (
     checkpoint_topics,
@@ -57,17 +56,14 @@ class MirrorClient:
 
     def translate_offsets(self, group: str, remote_alias: str) -> dict[tuple[str, int], GroupOffset]:
         """The group's latest checkpoint per (local topic, partition) from flow ``remote_alias``->here."""
-        latest: dict[tuple[str, int], GroupOffset] = {}
         topic = self.policy.checkpoints_topic(remote_alias)
-        for record in read_to_end(
-            self.client_config, topic, "mirror-client|checkpoints-reader", self.timeout_s
-        ):
-            try:
-                checkpoint = decode_checkpoint(record.key(), record.value())
-            except RecordFormatError:
-                continue  # MM2's reader skips what it cannot parse too
-            if checkpoint.group == group:
-                latest[(checkpoint.topic, checkpoint.partition)] = GroupOffset(
-                    checkpoint.downstream_offset, checkpoint.metadata
-                )
-        return latest
+        checkpoints = latest_checkpoints(
+            self.client_config, topic, "mirror-client|checkpoints-reader", self.timeout_s, missing_ok=False
+        )
+        return {
+            (topic_name, partition): GroupOffset(
+                latest.checkpoint.downstream_offset, latest.checkpoint.metadata
+            )
+            for (checkpoint_group, topic_name, partition), latest in checkpoints.items()
+            if checkpoint_group == group
+        }

@@ -17,13 +17,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from confluent_kafka import TopicPartition
-
 from mirror.config.connectors import MirrorCheckpointConfig, MirrorSourceConfig
 from mirror.config.mm2 import FlowConfig
-from mirror.formats.mm2_records import RecordFormatError, decode_checkpoint, decode_heartbeat
-from mirror.kafka import ClusterAdmin, KafkaClientError, first_records_at, make_consumer, watermarks
-from mirror.kafka.clients import read_to_end
+from mirror.kafka import ClusterAdmin, KafkaClientError, first_records_at
+from mirror.kafka.mm2_topics import latest_checkpoints, newest_heartbeat_ms
 from mirror.lag import FlowLag, GroupLag, PartitionLag, group_lag, partition_lag
 from mirror.runtime.contracts import SourcePartition
 from mirror.runtime.offsets import OffsetStore
@@ -80,15 +77,21 @@ def measure(ends: FlowEnds, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> FlowLag:
 def measure_mm2_flow(flow: FlowConfig, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> FlowLag:
     """One sample of an mm2.properties flow, as ``mirror run`` runs it (offsets where it keeps them)."""
     source = flow.source_config()
-    storage = offset_storage(flow.worker, flow.source)
+    committed = flow_progress(flow, source.name)
+    checkpoint = MirrorCheckpointConfig.parse(flow.checkpoint_connector)
+    return measure(FlowEnds(flow.name, source, checkpoint, committed), timeout_s=timeout_s)
+
+
+def flow_progress(flow: FlowConfig, connector: str) -> dict[SourcePartition, int]:
+    """The flow's last replicated source offset per partition, from the offsets topic where
+    ``mirror run`` keeps it on the target; empty before the flow has replicated anything."""
+    store = OffsetStore(offset_storage(flow.worker, flow.source), connector, flow.source)
     try:
-        committed = OffsetStore(storage, source.name, flow.source).read()
+        return store.read()
     except KafkaClientError as exc:
         if exc.code != "UNKNOWN_TOPIC":
             raise
-        committed = {}  # nothing replicated yet
-    checkpoint = MirrorCheckpointConfig.parse(flow.checkpoint_connector)
-    return measure(FlowEnds(flow.name, source, checkpoint, committed), timeout_s=timeout_s)
+        return {}
 
 
 def _partition_lags(
@@ -178,58 +181,28 @@ def _newest_checkpoints(
 ) -> dict[tuple[str, str, int], tuple[int, int, int]]:
     """Per (group, source topic, partition): (upstream, downstream, written at ms) of the newest."""
     upstream_topic = {source.remote_topic(topic): topic for topic in topics}
-    newest: dict[tuple[str, str, int], tuple[int, int, int]] = {}
-    try:
-        records = read_to_end(
-            checkpoint.target_consumer.librdkafka,
-            checkpoint.checkpoints_topic,
-            f"{checkpoint.name}|lag-checkpoints",
-            timeout_s,
+    latest = latest_checkpoints(
+        checkpoint.target_consumer.librdkafka,
+        checkpoint.checkpoints_topic,
+        f"{checkpoint.name}|lag-checkpoints",
+        timeout_s,
+        missing_ok=True,  # no checkpoint written yet
+    )
+    return {
+        (group, upstream_topic.get(remote, remote), partition): (
+            point.checkpoint.upstream_offset,
+            point.checkpoint.downstream_offset,
+            point.written_ms,
         )
-    except KafkaClientError as exc:
-        if exc.code == "UNKNOWN_TOPIC":  # no checkpoint written yet
-            return {}
-        raise
-    for record in records:
-        try:
-            decoded = decode_checkpoint(record.key(), record.value())
-        except RecordFormatError:
-            continue
-        topic = upstream_topic.get(decoded.topic, decoded.topic)
-        newest[(decoded.group, topic, decoded.partition)] = (
-            decoded.upstream_offset,
-            decoded.downstream_offset,
-            record.timestamp()[1],
-        )
-    return newest
+        for (group, remote, partition), point in latest.items()
+    }
 
 
 def _newest_heartbeat_ms(source: MirrorSourceConfig, timeout_s: float) -> int | None:
     """Emit time of the newest heartbeat in the target's copy of the source's heartbeats topic."""
-    topic = source.remote_topic(source.policy.heartbeats_topic())
-    consumer, watch = make_consumer(
-        {**source.target_admin.librdkafka, "group.id": f"{source.name}-lag", "enable.auto.commit": "false"},
+    return newest_heartbeat_ms(
+        source.target_admin.librdkafka,
+        source.remote_topic(source.policy.heartbeats_topic()),
         f"{source.name}|lag-heartbeats",
+        timeout_s,
     )
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            return None
-        newest: int | None = None
-        for partition in metadata.partitions:
-            low, high = watermarks(consumer, topic, partition, timeout_s)
-            if high <= low:
-                continue
-            consumer.assign([TopicPartition(topic, partition, high - 1)])
-            record = consumer.poll(min(timeout_s, _OLDEST_RECORD_WAIT_S))
-            watch.raise_if_fatal()
-            if record is None or record.error() is not None:
-                continue
-            try:
-                heartbeat = decode_heartbeat(record.key(), record.value())
-            except RecordFormatError:
-                continue
-            newest = max(newest or 0, heartbeat.timestamp_ms)
-        return newest
-    finally:
-        consumer.close()

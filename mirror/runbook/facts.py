@@ -12,19 +12,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import TopicPartition
 
-from connectors.offset_maps import read_current
 from mirror.config.connectors import MirrorCheckpointConfig, MirrorHeartbeatConfig, MirrorSourceConfig
 from mirror.config.mm2 import FlowConfig, MirrorMakerConfig
-from mirror.formats.mm2_records import (
-    Checkpoint,
-    RecordFormatError,
-    decode_checkpoint,
-    decode_heartbeat,
-)
+from mirror.formats.mm2_records import Checkpoint
 from mirror.kafka import ClusterAdmin, GroupOffset, KafkaClientError, make_consumer
-from mirror.kafka.clients import read_to_end
+from mirror.kafka.mm2_topics import latest_checkpoints, newest_heartbeat_ms, read_offset_maps
 from mirror.runbook.plan import (
     Direction,
     Facts,
@@ -35,7 +29,6 @@ from mirror.runbook.plan import (
     from_translation,
     reverse_translate,
 )
-from mirror.runtime.offsets import OffsetStore
 
 log = logging.getLogger("mirror.runbook")
 
@@ -90,61 +83,25 @@ def answers(settings: Mapping[str, str], name: str) -> bool:
     return True
 
 
-def _read_or_empty(settings: Mapping[str, str], topic: str, name: str, timeout_s: float) -> list[Message]:
-    try:
-        return read_to_end(settings, topic, name, timeout_s)
-    except KafkaClientError as exc:
-        if exc.code != "UNKNOWN_TOPIC":
-            raise
-        return []
-
-
-def _newest_heartbeat_ms(
-    settings: Mapping[str, str], topic: str, name: str, timeout_s: float, wanted: tuple[str, str] | None
-) -> int | None:
-    newest: int | None = None
-    for record in _read_or_empty(settings, topic, name, timeout_s):
-        try:
-            heartbeat = decode_heartbeat(record.key(), record.value())
-        except RecordFormatError:
-            continue
-        if wanted is not None and (heartbeat.source_alias, heartbeat.target_alias) != wanted:
-            continue
-        newest = heartbeat.timestamp_ms if newest is None else max(newest, heartbeat.timestamp_ms)
-    return newest
-
-
 def _latest_checkpoints(
     checkpoint: MirrorCheckpointConfig, name: str, timeout_s: float
 ) -> tuple[dict[tuple[str, str, int], Checkpoint], dict[str, int]]:
     """Latest checkpoint per (group, remote topic, partition), and each group's newest record time."""
-    latest: dict[tuple[str, str, int], Checkpoint] = {}
+    latest = latest_checkpoints(
+        checkpoint.target_consumer.librdkafka, checkpoint.checkpoints_topic, name, timeout_s, missing_ok=True
+    )
     written_ms: dict[str, int] = {}
-    for record in _read_or_empty(
-        checkpoint.target_consumer.librdkafka, checkpoint.checkpoints_topic, name, timeout_s
-    ):
-        try:
-            decoded = decode_checkpoint(record.key(), record.value())
-        except RecordFormatError:
-            continue
-        latest[(decoded.group, decoded.topic, decoded.partition)] = decoded
-        timestamp = int(record.timestamp()[1])
-        written_ms[decoded.group] = max(written_ms.get(decoded.group, timestamp), timestamp)
-    return latest, written_ms
+    for (group, _, _), point in latest.items():
+        written_ms[group] = max(written_ms.get(group, point.written_ms), point.written_ms)
+    return {key: point.checkpoint for key, point in latest.items()}, written_ms
 
 
 def _flow_progress(flow: FlowConfig, source: MirrorSourceConfig) -> dict[tuple[str, int], int]:
     """The flow's last replicated source offset per partition, as stored on its target."""
-    # Imported here: mirror.standalone pulls in the connectors, which only this needs.
-    from mirror.standalone import offset_storage  # noqa: PLC0415
+    # Imported here: mirror.lag_probe pulls in mirror.standalone and the connectors, which only this needs.
+    from mirror.lag_probe import flow_progress  # noqa: PLC0415
 
-    store = OffsetStore(offset_storage(flow.worker, flow.source), source.name, flow.source)
-    try:
-        return store.read()
-    except KafkaClientError as exc:
-        if exc.code != "UNKNOWN_TOPIC":
-            raise
-        return {}
+    return flow_progress(flow, source.name)
 
 
 @dataclass(frozen=True)
@@ -242,16 +199,16 @@ def _observe_flow(
     timeout_s = checkpoint.admin_timeout_ms / 1000
     name = f"{flow.name}|failover|heartbeats"
     herder = (flow.source, flow.target)
-    herder_before = _newest_heartbeat_ms(settings, heartbeat.heartbeats_topic, name, timeout_s, herder)
+    herder_before = newest_heartbeat_ms(settings, heartbeat.heartbeats_topic, name, timeout_s, herder)
     progress_before = _flow_progress(flow, source)
     if heartbeat.emit_heartbeats_enabled:
         # One heartbeat interval must fit in the window, or a running herder could look idle.
         window_s = max(window_s, heartbeat.emit_heartbeats_interval_s + 1.0)
     time.sleep(window_s)
     progress = _flow_progress(flow, source)
-    herder_after = _newest_heartbeat_ms(settings, heartbeat.heartbeats_topic, name, timeout_s, herder)
-    replicated = _newest_heartbeat_ms(
-        settings, source.remote_topic(heartbeat.heartbeats_topic), name, timeout_s, None
+    herder_after = newest_heartbeat_ms(settings, heartbeat.heartbeats_topic, name, timeout_s, herder)
+    replicated = newest_heartbeat_ms(
+        settings, source.remote_topic(heartbeat.heartbeats_topic), name, timeout_s
     )
     return _FlowObservation(
         progress != progress_before or herder_after != herder_before, progress, herder_after, replicated
@@ -265,7 +222,7 @@ def _rows_from_groups(
     committed = _selected_groups_offsets(request, clients, checkpoint, source.should_replicate_topic)
     if not committed:
         return {}
-    syncs = read_current(
+    syncs = read_offset_maps(
         checkpoint,
         f"{request.from_cluster}->{request.to_cluster}|failover|offset-syncs",
         checkpoint.admin_timeout_ms / 1000,
@@ -435,7 +392,9 @@ def _rows_going_home(
     )
     if not committed:
         return {}
-    syncs = read_current(checkpoint, f"{b}->{a}|failback|offset-syncs", checkpoint.admin_timeout_ms / 1000)
+    syncs = read_offset_maps(
+        checkpoint, f"{b}->{a}|failback|offset-syncs", checkpoint.admin_timeout_ms / 1000
+    )
     rows = {}
     for group, offsets in committed.items():
         for (remote, partition), position in offsets.items():
