@@ -20,6 +20,8 @@ import logging
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL, Connection, ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 log = logging.getLogger(__name__)
@@ -118,6 +121,26 @@ def create_database_engine(url: str) -> Engine:
 def writing(engine: Engine) -> Engine:
     """The same engine (and pool) whose transactions take SQLite's write lock when they begin."""
     return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+class Transactions:
+    """Read and write transactions over one engine's pool, for every part of the store: a write
+    takes SQLite's write lock when it begins (``writing``), and loaded rows stay readable after
+    the commit."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._read_sessions = sessionmaker(engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(writing(engine), expire_on_commit=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with self._write_sessions() as session, session.begin():
+            yield session
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -15,8 +15,7 @@ import itertools
 import json
 import secrets as random_secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from types import TracebackType
@@ -25,11 +24,11 @@ from typing import TypeVar
 from sqlalchemy import Engine, Row, Select, delete, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from mirror.lag import TIERS, FlowLag, LagPoint, Tier, bucket_start, expired_before, roll_up
 from mirror.store import status_reads
-from mirror.store.database import create_database_engine, writing
+from mirror.store.database import Transactions, create_database_engine
 from mirror.store.migrations import upgrade_to_head
 from mirror.store.models import (
     NAME_LENGTH,
@@ -96,8 +95,9 @@ class Store:
         """Connect to ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``); no schema change."""
         self._engine = create_database_engine(url)
         self._backend = self._engine.dialect.name
-        self._read_sessions = sessionmaker(self._engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(writing(self._engine), expire_on_commit=False)
+        transactions = Transactions(self._engine)
+        self._read = transactions.read
+        self._write = transactions.write
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -381,24 +381,6 @@ class Store:
             )
 
     # ---- assignment and workers (written by the service runtime) ------------------------------
-    def heartbeat_worker(self, worker_id: str, address: str) -> None:
-        """Insert or refresh this worker's row (last_heartbeat = now)."""
-        _check_name("worker", worker_id)
-        with self._write() as session:
-            now = _now()
-            statement = self._insert(Worker).values(
-                worker_id=worker_id, address=address, started_at=now, last_heartbeat=now
-            )
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[Worker.worker_id],
-                    set_={
-                        "address": statement.excluded.address,
-                        "last_heartbeat": statement.excluded.last_heartbeat,
-                    },
-                )
-            )
-
     def hold_worker(
         self, worker_id: str, address: str, incarnation: datetime, max_age_s: float
     ) -> WorkerRecord | None:
@@ -1069,16 +1051,6 @@ class Store:
             session.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
     # ---- transactions -------------------------------------------------------------------------------
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        with self._read_sessions() as session, session.begin():
-            yield session
-
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        with self._write_sessions() as session, session.begin():
-            yield session
-
     def _retry_on_conflict(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` once more if a concurrent transaction inserted the same key first: the
         second run sees that row and updates it or raises AlreadyExistsError/NotFoundError as it should."""

@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, select
-from sqlalchemy.orm import Session, sessionmaker
 
-from mirror.store.database import writing
+from mirror.store.database import Transactions
 from mirror.store.models import ApiTokenRow, UiSessionRow
 from mirror.store.records import ApiToken, Role
 
 
 class UiSessions:
     def __init__(self, engine: Engine) -> None:
-        self._read_sessions = sessionmaker(engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(writing(engine), expire_on_commit=False)
+        transactions = Transactions(engine)
+        self._read = transactions.read
+        self._write = transactions.write
 
     def create(self, token_id: str, lifetime: timedelta) -> str:
         """A new session for the token ``token_id``, valid for ``lifetime``; returns its id (shown
@@ -68,16 +66,6 @@ class UiSessions:
         """Ends the session (logging out); an unknown id is ignored."""
         with self._write() as session:
             session.execute(delete(UiSessionRow).where(UiSessionRow.id_hash == _id_hash(session_id)))
-
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        with self._read_sessions() as session, session.begin():
-            yield session
-
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        with self._write_sessions() as session, session.begin():
-            yield session
 
 
 def _id_hash(session_id: str) -> str:

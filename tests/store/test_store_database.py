@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,9 @@ from mirror.store.database import (
 from mirror.store.store import Store
 from tests import postgres_harness
 from tests.made_up import secret
+
+INCARNATION = datetime.now(UTC)
+"""One process's start time for every worker row these tests hold."""
 
 
 def test_default_database_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -110,18 +114,18 @@ def test_sqlite_files_are_private_under_a_permissive_umask(tmp_path: Path) -> No
     database = tmp_path / "mirror.db"
     with permissive_umask(), Store.open(f"sqlite:///{database}") as store:
         store.put_cluster("sec", "127.0.0.1:1", {}, {"ssl.key.password": secret()}, actor="test")
-        store.heartbeat_worker("w1", "127.0.0.1:8083")
+        store.hold_worker("w1", "127.0.0.1:8083", INCARNATION, 60)
         assert file_modes(database) == {"mirror.db": 0o600, "mirror.db-wal": 0o600, "mirror.db-shm": 0o600}
 
 
 def test_a_readable_existing_file_is_made_private(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     database = tmp_path / "mirror.db"
     with permissive_umask(), Store.open(f"sqlite:///{database}") as store:
-        store.heartbeat_worker("w1", "127.0.0.1:8083")
+        store.hold_worker("w1", "127.0.0.1:8083", INCARNATION, 60)
         for file in file_modes(database):
             os.chmod(tmp_path / file, 0o644)  # as SQLite made them before
         with Store(f"sqlite:///{database}") as reopened:
-            reopened.heartbeat_worker("w2", "127.0.0.1:8084")
+            reopened.hold_worker("w2", "127.0.0.1:8084", INCARNATION, 60)
             assert set(file_modes(database).values()) == {0o600}
     assert f"the database file {database} was readable by other users (mode 644)" in caplog.text
 
@@ -129,25 +133,28 @@ def test_a_readable_existing_file_is_made_private(tmp_path: Path, caplog: pytest
 def test_the_store_writes_again_once_a_read_only_file_is_writable(tmp_path: Path) -> None:
     database = tmp_path / "mirror.db"
     with Store.open(f"sqlite:///{database}") as store:
-        store.heartbeat_worker("w1", "127.0.0.1:8083")
+        store.hold_worker("w1", "127.0.0.1:8083", INCARNATION, 60)
         # A connection opened while the file is read-only stays read-only for life (SQLite's
         # fallback): one is held so that the heartbeat opens another, as in a busy service.
         with read_only(database, Path(f"{database}-wal")), store.engine.connect():
             for _ in range(2):
                 with pytest.raises(OperationalError) as refused:
-                    store.heartbeat_worker("w1", "127.0.0.1:8083")
+                    store.hold_worker("w1", "127.0.0.1:8083", INCARNATION, 60)
                 assert is_unavailable(refused.value)
         for _ in range(3):  # every pooled connection, not only one of them
-            store.heartbeat_worker("w1", "127.0.0.1:8083")
+            store.hold_worker("w1", "127.0.0.1:8083", INCARNATION, 60)
             store.check_writable()
 
 
 def test_a_deleted_file_fails_every_transaction_and_is_not_recreated(tmp_path: Path) -> None:
     database = tmp_path / "mirror.db"
     with Store.open(f"sqlite:///{database}") as store:
-        store.heartbeat_worker("w1", "127.0.0.1:8083")
+        store.hold_worker("w1", "127.0.0.1:8083", INCARNATION, 60)
         database.unlink()
-        for attempt in (lambda: store.heartbeat_worker("w1", "127.0.0.1:8083"), store.list_connectors):
+        for attempt in (
+            lambda: store.hold_worker("w1", "127.0.0.1:8083", INCARNATION, 60),
+            store.list_connectors,
+        ):
             with pytest.raises(DatabaseUnavailableError, match="deleted while in use") as refused:
                 attempt()
             assert is_unavailable(refused.value)

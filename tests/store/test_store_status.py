@@ -11,6 +11,8 @@ from mirror.store.records import ConnectorState, TargetState, TaskState
 from mirror.store.store import Store
 
 SOURCE = "MirrorSourceConnector"
+INCARNATION = datetime.now(UTC)
+"""One process's start time for every worker row these tests hold."""
 
 
 def connector_state(name: str, state: str = "RUNNING", worker: str = "worker-1") -> ConnectorState:
@@ -21,14 +23,15 @@ def task_state(name: str, task_id: int, state: str = "RUNNING", trace: str | Non
     return TaskState(name, task_id, state, "worker-1", trace, None, datetime.now(UTC))
 
 
-def test_heartbeat_inserts_then_refreshes(store: Store) -> None:
-    store.heartbeat_worker("worker-1", "127.0.0.1:8083")
+def test_holding_a_worker_id_inserts_then_refreshes(store: Store) -> None:
+    started = datetime.now(UTC)
+    assert store.hold_worker("worker-1", "127.0.0.1:8083", started, 60) is None
     [first] = store.live_workers(60)
     assert first.worker_id == "worker-1"
-    assert first.started_at == first.last_heartbeat
+    assert first.started_at == started
     assert first.started_at.tzinfo is UTC
 
-    store.heartbeat_worker("worker-1", "127.0.0.1:8084")
+    assert store.hold_worker("worker-1", "127.0.0.1:8084", started, 60) is None
     [refreshed] = store.live_workers(60)
     assert refreshed.address == "127.0.0.1:8084"
     assert refreshed.started_at == first.started_at
@@ -36,10 +39,10 @@ def test_heartbeat_inserts_then_refreshes(store: Store) -> None:
 
 
 def test_live_workers_leaves_out_silent_ones(store: Store) -> None:
-    store.heartbeat_worker("quiet", "127.0.0.1:8083")
+    store.hold_worker("quiet", "127.0.0.1:8083", INCARNATION, 60)
     time.sleep(0.3)
-    store.heartbeat_worker("b-busy", "127.0.0.1:8084")
-    store.heartbeat_worker("a-busy", "127.0.0.1:8085")
+    store.hold_worker("b-busy", "127.0.0.1:8084", INCARNATION, 60)
+    store.hold_worker("a-busy", "127.0.0.1:8085", INCARNATION, 60)
     assert [worker.worker_id for worker in store.live_workers(0.2)] == ["a-busy", "b-busy"]
     assert [worker.worker_id for worker in store.live_workers(60)] == ["a-busy", "b-busy", "quiet"]
 
@@ -47,8 +50,8 @@ def test_live_workers_leaves_out_silent_ones(store: Store) -> None:
 def test_assign_and_remove_worker(store: Store) -> None:
     for name in ("a", "b", "c"):
         store.create_connector(name, SOURCE, {}, TargetState.RUNNING, "cli")
-    store.heartbeat_worker("worker-1", "127.0.0.1:8083")
-    store.heartbeat_worker("worker-2", "127.0.0.1:8084")
+    store.hold_worker("worker-1", "127.0.0.1:8083", INCARNATION, 60)
+    store.hold_worker("worker-2", "127.0.0.1:8084", INCARNATION, 60)
     store.assign({"a": "worker-1", "b": "worker-1", "c": "worker-2", "deleted-meanwhile": "worker-2"})
     assert {record.name: record.assigned_worker for record in store.list_connectors()} == {
         "a": "worker-1",
