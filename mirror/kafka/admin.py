@@ -36,7 +36,9 @@ from mirror.topic_sync import ConfigEntryInfo
 
 log = logging.getLogger("mirror.kafka.admin")
 
-_TOLERATED_ON_CREATE = {KafkaError.TOPIC_ALREADY_EXISTS}
+_TOLERATED_ON_CREATE = frozenset({KafkaError.TOPIC_ALREADY_EXISTS})
+_ALREADY_GROWN = frozenset({KafkaError.INVALID_PARTITIONS})
+"""What create_partitions answers when a topic already has that many partitions."""
 _GROUPS_IN_FLIGHT = 256
 
 
@@ -82,9 +84,24 @@ class ClusterAdmin:
         except KafkaException as exc:
             raise failure_from(exc, context) from exc
         except TimeoutError as exc:
-            raise KafkaClientError(
-                context, "TIMED_OUT", f"no answer in {self.timeout_s:g}s", True, False
-            ) from exc
+            raise self._timed_out(context) from exc
+
+    def _settled(self, future: Future[Any], context: str, tolerated: frozenset[int]) -> bool:
+        """Like ``_result`` for an operation with no answer: False when the broker answered one of
+        ``tolerated`` (the change was already made), True when it succeeded."""
+        try:
+            future.result(timeout=self.timeout_s)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() in tolerated:
+                return False
+            raise failure_from(exc, context) from exc
+        except TimeoutError as exc:
+            raise self._timed_out(context) from exc
+        return True
+
+    def _timed_out(self, context: str) -> KafkaClientError:
+        return KafkaClientError(context, "TIMED_OUT", f"no answer in {self.timeout_s:g}s", True, False)
 
     def topic_partitions(self) -> dict[str, int]:
         """Every topic on the cluster and its partition count."""
@@ -120,22 +137,8 @@ class ClusterAdmin:
         created: list[str] = []
         futures = self._admin.create_topics(new_topics, operation_timeout=self.timeout_s)
         for name, future in futures.items():
-            try:
-                future.result(timeout=self.timeout_s)
+            if self._settled(future, f"{self.name}: creating topic {name}", _TOLERATED_ON_CREATE):
                 created.append(name)
-            except KafkaException as exc:
-                error = exc.args[0] if exc.args else None
-                if isinstance(error, KafkaError) and error.code() in _TOLERATED_ON_CREATE:
-                    continue
-                raise failure_from(exc, f"{self.name}: creating topic {name}") from exc
-            except TimeoutError as exc:  # future.result's own timeout, as in _result
-                raise KafkaClientError(
-                    f"{self.name}: creating topic {name}",
-                    "TIMED_OUT",
-                    f"no answer in {self.timeout_s:g}s",
-                    True,
-                    False,
-                ) from exc
         return created
 
     def grow_partitions(self, wanted: Mapping[str, int]) -> list[str]:
@@ -148,22 +151,9 @@ class ClusterAdmin:
             operation_timeout=self.timeout_s,
         )
         for topic, future in futures.items():
-            try:
-                future.result(timeout=self.timeout_s)
+            context = f"{self.name}: adding partitions to {topic}"
+            if self._settled(future, context, _ALREADY_GROWN):
                 grown.append(topic)
-            except KafkaException as exc:
-                error = exc.args[0] if exc.args else None
-                if isinstance(error, KafkaError) and error.code() == KafkaError.INVALID_PARTITIONS:
-                    continue
-                raise failure_from(exc, f"{self.name}: adding partitions to {topic}") from exc
-            except TimeoutError as exc:  # future.result's own timeout, as in _result
-                raise KafkaClientError(
-                    f"{self.name}: adding partitions to {topic}",
-                    "TIMED_OUT",
-                    f"no answer in {self.timeout_s:g}s",
-                    True,
-                    False,
-                ) from exc
         return grown
 
     def describe_topic_configs(self, topics: Iterable[str]) -> dict[str, dict[str, ConfigEntryInfo]]:
