@@ -33,6 +33,16 @@ def api(store: Store, caplog: pytest.LogCaptureFixture) -> Iterator[Api]:
 
 
 @pytest.fixture
+def api_on_each_backend(store_url: str) -> Iterator[Api]:
+    """The app without authentication, over a fresh SQLite file and a fresh PostgreSQL database."""
+    store = Store.open(store_url)
+    try:
+        yield build_api(store, auth_required=False)
+    finally:
+        store.close()
+
+
+@pytest.fixture
 def restore_log_levels() -> Iterator[None]:
     """Tests that change logger levels through the API put them back."""
     manager = logging.root.manager

@@ -4,14 +4,12 @@ SQLite and on PostgreSQL, which refuses NUL and over-long values that SQLite kee
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mirror.store.store import Store
-from tests.api.harness import MM2_SOURCE, Api, build_api, mm2_source_config, snapshot
+from tests.api.harness import MM2_SOURCE, Api, mm2_source_config, snapshot
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -73,13 +71,9 @@ cluster_bodies = st.fixed_dictionaries(
 
 
 @pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    """The app without authentication over each backend (replaces the SQLite-only fixture)."""
-    store = Store.open(store_url)
-    try:
-        yield build_api(store, auth_required=False)
-    finally:
-        store.close()
+def api(api_on_each_backend: Api) -> Api:
+    """These tests run over SQLite and PostgreSQL."""
+    return api_on_each_backend
 
 
 fuzz = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

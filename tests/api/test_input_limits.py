@@ -7,26 +7,20 @@ surrogates (no UTF-8 encoding), NUL (PostgreSQL text refuses it) and names longe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from mirror.service.offsets import ConnectorOffset, OffsetValue
-from mirror.store.store import Store
-from tests.api.harness import Api, build_api, mm2_source_config, snapshot
+from tests.api.harness import Api, mm2_source_config, snapshot
 
 HUGE = "9" * 5000
 SURROGATE = "\udc80"
 
 
 @pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    """The app without authentication, over a fresh SQLite file and a fresh PostgreSQL database."""
-    store = Store.open(store_url)
-    try:
-        yield build_api(store, auth_required=False)
-    finally:
-        store.close()
+def api(api_on_each_backend: Api) -> Api:
+    """These tests run over SQLite and PostgreSQL."""
+    return api_on_each_backend
 
 
 def send(api: Api, method: str, path: str, body: str) -> tuple[int, str]:

@@ -16,16 +16,13 @@ from sqlalchemy import event
 
 from mirror.store.records import TargetState
 from mirror.store.store import Store
-from tests.api.harness import MM2_SOURCE, Api, build_api
+from tests.api.harness import MM2_SOURCE, Api
 
 
 @pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    store = Store.open(store_url)
-    try:
-        yield build_api(store, auth_required=False)
-    finally:
-        store.close()
+def api(api_on_each_backend: Api) -> Api:
+    """These tests run over SQLite and PostgreSQL."""
+    return api_on_each_backend
 
 
 @contextmanager
