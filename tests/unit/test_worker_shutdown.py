@@ -1,4 +1,5 @@
-"""Stopping a Worker takes one deadline in all, however many of its connectors are slow to stop."""
+"""Stopping a Worker, or every flow of ``mirror run``, takes one deadline in all, however many
+connectors and flows are slow to stop."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from mirror.runtime.contracts import ConnectorContext, TaskConfig
 from mirror.runtime.sink import SinkConnector, SinkTask
 from mirror.runtime.status import State
 from mirror.runtime.worker import Worker, WorkerSettings
+from mirror.standalone import RunningFlow, stop_flows
 
 TASK_STOP_TIMEOUT_S = 3.0
 STUCK = 25
@@ -62,5 +64,28 @@ def test_stop_waits_for_all_connectors_together() -> None:
         assert took < TASK_STOP_TIMEOUT_S + 2, f"stopping {STUCK + SLOW} connectors took {took:.1f} s"
         assert all(connector.stopped.is_set() for connector in slow), "a slow connector was not stopped"
         assert {worker.status(f"c{index}").state for index in range(STUCK + SLOW)} == {State.STOPPED}
+    finally:
+        unblock.set()
+
+
+def test_mirror_run_stops_its_flows_side_by_side() -> None:
+    unblock = threading.Event()
+    flows = []
+    try:
+        for index in range(4):  # A->B, B->A and their heartbeat-only herders, each stuck starting
+            worker = Worker(WorkerSettings(f"w{index}", task_stop_timeout_s=TASK_STOP_TIMEOUT_S))
+            connector = _SlowConnector(unblock, stop_s=0.0)
+            worker.add_connector("c", connector, {}, cluster_alias="A")
+            worker.start()
+            assert connector.started.wait(10)
+            flows.append(RunningFlow(f"S{index}", "T", worker))
+
+        began = time.monotonic()
+        stop_flows(flows)
+        took = time.monotonic() - began
+
+        # Before, each flow's Worker waited out its own deadline in turn: four deadlines.
+        assert took < TASK_STOP_TIMEOUT_S + 3, f"stopping {len(flows)} flows took {took:.1f} s"
+        assert {flow.worker.status("c").state for flow in flows} == {State.STOPPED}
     finally:
         unblock.set()
