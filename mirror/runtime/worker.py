@@ -45,7 +45,9 @@ class WorkerSettings:
     offsets: OffsetStorageSettings | None = None
     """Where connectors added without their own settings keep source offsets."""
     offset_flush_interval_s: float = 1.0
-    task_stop_timeout_s: float = 9.0
+    task_stop_timeout_s: float = 8.0
+    """With ``_SUPERVISOR_GRACE_S``, 9 s to stop: a process asked to stop exits within 10 s (the
+    README's promise, and inside Kubernetes' 30 s grace), the last second for its clients to close."""
 
 
 class Runner(Protocol):

@@ -63,7 +63,7 @@ class RuntimeSettings:
     assigner_lease_ttl_s: float = 10.0
     status_refresh_s: float = 10.0
     offset_flush_interval_s: float = 1.0
-    task_stop_timeout_s: float = 9.0
+    task_stop_timeout_s: float = WorkerSettings.task_stop_timeout_s
 
 
 class WorkerIdInUseError(Exception):
