@@ -64,7 +64,7 @@ from mirror.store.records import (
     TaskState,
     WorkerRecord,
 )
-from mirror.store.ui_sessions import UiSessions
+from mirror.store.ui_sessions import UiSessions, token_record
 
 T = TypeVar("T")
 
@@ -975,7 +975,7 @@ class Store:
             except IntegrityError:
                 raise AlreadyExistsError(f"token {name!r} exists") from None
             _audit(session, actor, "token.create", f"tokens/{token_id}", {"name": name, "role": checked_role})
-            return _token_record(row), f"{token_id}{TOKEN_SEPARATOR}{secret_part}"
+            return token_record(row), f"{token_id}{TOKEN_SEPARATOR}{secret_part}"
 
     def authenticate(self, token: str) -> ApiToken | None:
         """The token's record if it matches a stored hash (constant-time compare); updates last_used_at
@@ -997,7 +997,7 @@ class Store:
                     update(ApiTokenRow).where(ApiTokenRow.id == token_id).values(last_used_at=now)
                 )
             row.last_used_at = now
-        return _token_record(row)
+        return token_record(row)
 
     def has_tokens(self) -> bool:
         with self._read() as session:
@@ -1007,7 +1007,7 @@ class Store:
         """Sorted by name."""
         with self._read() as session:
             return [
-                _token_record(row) for row in session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.name))
+                token_record(row) for row in session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.name))
             ]
 
     def revoke_token(self, token_id: str, actor: str) -> None:
@@ -1341,14 +1341,4 @@ def _schedule_record(row: Schedule) -> ScheduleRecord:
         spec=row.spec,
         enabled=row.enabled,
         created_at=row.created_at,
-    )
-
-
-def _token_record(row: ApiTokenRow) -> ApiToken:
-    return ApiToken(
-        id=row.id,
-        name=row.name,
-        role=Role(row.role),
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
     )

@@ -52,15 +52,7 @@ class UiSessions:
                     UiSessionRow.id_hash == _id_hash(session_id), UiSessionRow.expires_at > datetime.now(UTC)
                 )
             )
-        if row is None:
-            return None
-        return ApiToken(
-            id=row.id,
-            name=row.name,
-            role=Role(row.role),
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-        )
+        return None if row is None else token_record(row)
 
     def delete(self, session_id: str) -> None:
         """Ends the session (logging out); an unknown id is ignored."""
@@ -70,3 +62,14 @@ class UiSessions:
 
 def _id_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def token_record(row: ApiTokenRow) -> ApiToken:
+    """A token row as the API sees it (never its hash): for the store's token reads and for sessions."""
+    return ApiToken(
+        id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+    )
