@@ -66,6 +66,14 @@ class RuntimeSettings:
     task_stop_timeout_s: float = WorkerSettings.task_stop_timeout_s
 
 
+def reconcile_pause_s(tick_s: float, failures: int) -> float:
+    """The reconciler's pause after ``failures`` failed passes in a row: one tick while it works,
+    doubling up to ``_MAX_BACKOFF_S`` while the store keeps failing, so a store that is down is not
+    hammered by every worker. However long the outage, the pause never overflows."""
+    doublings = min(failures, 32)
+    return min(tick_s * float(2**doublings), _MAX_BACKOFF_S)
+
+
 class WorkerIdInUseError(Exception):
     """Another live process holds this worker id: two would both run every connector."""
 
@@ -220,8 +228,7 @@ class ServiceRuntime:
             else:
                 self._log_recovered("reconcile")
                 failures = 0
-            # Backing off while failing: a store that is down is not hammered by every worker.
-            pause = min(self.settings.tick_s * 2**failures, _MAX_BACKOFF_S)
+            pause = reconcile_pause_s(self.settings.tick_s, failures)
             self._stop.wait(max(0.0, pause - (time.monotonic() - started)))
         if self.displaced_by is not None:
             self._running.clear()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mirror.runtime.status import State
-from mirror.service.runtime import ServiceRuntime
+from mirror.service.runtime import ServiceRuntime, reconcile_pause_s
 from mirror.store.records import TargetState
 from mirror.store.store import Store
 from tests.kafka_harness import KafkaClusters
@@ -164,3 +164,12 @@ def test_a_runtime_whose_worker_id_was_taken_over_stops_its_connectors_and_leave
     runtime.stop()
     [worker] = store.live_workers(60)
     assert (worker.address, worker.started_at, worker.last_heartbeat) == ("elsewhere:8083", other, heartbeat)
+
+
+def test_the_reconciler_backs_off_to_a_bound_however_long_the_store_fails() -> None:
+    assert reconcile_pause_s(0.5, 0) == 0.5
+    assert reconcile_pause_s(0.5, 1) == 1.0
+    assert reconcile_pause_s(0.5, 3) == 4.0
+    # An outage of hours is thousands of failed passes: 0.5 * 2**1100 overflowed a float and
+    # would have ended the reconciler's thread for good.
+    assert reconcile_pause_s(0.5, 1100) == 5.0
